@@ -1,0 +1,1 @@
+"""Pure rules and models of Partnerflow: no I/O, safe inside the workflow sandbox."""

