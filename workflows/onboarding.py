@@ -79,6 +79,7 @@ class OnboardingWorkflow:
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingView:
+        self._publish_search_attributes()
         if not self._carried_over:
             await self._activity(
                 names.REGISTER_ISV,
