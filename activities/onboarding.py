@@ -87,4 +87,3 @@ class OnboardingActivities:
         except IntegrityError:
             # Written by an earlier attempt of this activity: the unique key makes the retry a no-op.
             pass
-

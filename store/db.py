@@ -8,10 +8,15 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 
-def create_engine(database_url: str) -> AsyncEngine:
+def create_engine(database_url: str, *, schema: str | None = None) -> AsyncEngine:
+    """`schema` puts a PostgreSQL engine's connections into that schema (tests isolate themselves this way)."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_async_engine(url, pool_pre_ping=True)
+        # asyncpg takes no search_path from the URL, only as a server setting at connect time.
+        connect_args = {"server_settings": {"search_path": schema}} if schema is not None else {}
+        return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+    if schema is not None:
+        raise ValueError("schema applies to PostgreSQL only; SQLite has one schema per file")
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(url, connect_args={"timeout": 30})

@@ -4,7 +4,7 @@ Commands are Updates whose validators refuse with the rule's reason; timers for 
 the 42-day escalation live in the main loop, and the handlers only change state.
 """
 
-import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TypeVar
@@ -53,13 +53,14 @@ class OnboardingInput(BaseModel):
 
 
 def search_attributes_of(state: OnboardingState, sla_status: str) -> list[SearchAttributePair[str]]:
+    """The values lists filter on; the API sets them at start, the workflow keeps them current."""
     return [
-        sa.ISV_ID.value_set(state.isv.id),
-        sa.APP_ID.value_set(state.app.id),
-        sa.PARTNER_MANAGER.value_set(state.partner_manager),
-        sa.ONBOARDING_STAGE.value_set(state.stage.value),
-        sa.ONBOARDING_STATUS.value_set(state.status.value),
-        sa.SLA_STATUS.value_set(sla_status),
+        SearchAttributePair(sa.ISV_ID, state.isv.id),
+        SearchAttributePair(sa.APP_ID, state.app.id),
+        SearchAttributePair(sa.PARTNER_MANAGER, state.partner_manager),
+        SearchAttributePair(sa.ONBOARDING_STAGE, state.stage.value),
+        SearchAttributePair(sa.ONBOARDING_STATUS, state.status.value),
+        SearchAttributePair(sa.SLA_STATUS, sla_status),
     ]
 
 
@@ -110,12 +111,11 @@ class OnboardingWorkflow:
         if wakeup is not None and wakeup <= workflow.now():
             return
         timeout = None if wakeup is None else wakeup - workflow.now()
-        try:
+        # A timeout is the deadline arriving, which the caller then handles.
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._changed or workflow.info().is_continue_as_new_suggested(), timeout=timeout
             )
-        except asyncio.TimeoutError:
-            pass
 
     @workflow.query
     def view(self) -> OnboardingView:
@@ -206,7 +206,7 @@ class OnboardingWorkflow:
         try:
             check(self._state, command)
         except rules.CommandRefused as refused:
-            raise ApplicationError(refused.message, refused.details, type=refused.code, non_retryable=True)
+            raise ApplicationError(refused.message, refused.details, type=refused.code, non_retryable=True) from refused
 
     async def _applied(self, entry: HistoryEntry) -> OnboardingView:
         """After a command changed the state: wake the main loop, refresh filters, record the step."""
@@ -226,5 +226,5 @@ class OnboardingWorkflow:
     def _publish_search_attributes(self) -> None:
         pairs = search_attributes_of(self._state, rules.current_sla_status(self._state, workflow.now()).value)
         if pairs != self._published:
-            workflow.upsert_search_attributes(pairs)
+            workflow.upsert_search_attributes([pair.key.value_set(pair.value) for pair in pairs])
             self._published = pairs

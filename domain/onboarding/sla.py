@@ -5,7 +5,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel
 
-from domain.onboarding.config import StageId, OnboardingConfig
+from domain.onboarding.config import OnboardingConfig, StageId
 
 
 class SlaStatus(StrEnum):

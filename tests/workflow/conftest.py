@@ -1,0 +1,110 @@
+"""A worker on the time-skipping server and builders to drive onboardings through their stages."""
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pytest_asyncio
+from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from domain.catalogue import CommercialTerms, Plan
+from domain.ids import onboarding_id, onboarding_workflow_id
+from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
+from domain.onboarding.model import (
+    AdvanceCommand,
+    ChecklistCommand,
+    OnboardingRequest,
+    OnboardingView,
+    SetTermsCommand,
+)
+from settings import Settings
+from tests.conftest import test_settings
+from worker import create_worker
+from workflows.onboarding import OnboardingInput, OnboardingWorkflow
+
+PM = "pm-anna"
+TERMS = CommercialTerms(
+    revenue_share_percent=70,
+    plans=[Plan(term_months=1, monthly_price_cents=1_990), Plan(term_months=12, monthly_price_cents=1_490)],
+)
+
+OnboardingHandle = WorkflowHandle[OnboardingWorkflow, OnboardingView]
+
+
+@dataclass
+class Harness:
+    env: WorkflowEnvironment
+    settings: Settings
+    started: list[OnboardingHandle] = field(default_factory=list)
+
+    @property
+    def client(self) -> Client:
+        return self.env.client
+
+    async def start(self, app: str | None = None, isv: str = "acme") -> OnboardingHandle:
+        app = app or f"app-{uuid.uuid4().hex[:8]}"
+        request = OnboardingRequest.model_validate(
+            {
+                "isv": {"id": isv, "name": "Acme Software GmbH", "contact_email": "partners@acme.example"},
+                "app": {"id": app, "name": "Acme CRM", "category": "crm_customer_management"},
+                "partner_manager": PM,
+            }
+        )
+        ident = onboarding_id(isv, app)
+        handle = await self.client.start_workflow(
+            OnboardingWorkflow.run,
+            OnboardingInput(onboarding_id=ident, actor=PM, request=request),
+            id=onboarding_workflow_id(ident),
+            task_queue=self.settings.task_queue,
+        )
+        self.started.append(handle)
+        return handle
+
+    async def terminate_running(self) -> None:
+        """Timers of a workflow whose worker is gone would stall the next test's time skipping.
+
+        The short sleep first lets the test server settle a refused Update's speculative workflow
+        task while the worker is still there; without it the next test's time skipping hangs.
+        """
+        await self.env.sleep(timedelta(seconds=1))
+        for handle in self.started:
+            description = await handle.describe()
+            if description.status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("test finished")
+
+
+@pytest_asyncio.fixture
+async def harness(time_skipping_env: WorkflowEnvironment, sqlite_url: str) -> AsyncIterator[Harness]:
+    settings = test_settings(sqlite_url)
+    harness = Harness(time_skipping_env, settings)
+    async with create_worker(time_skipping_env.client, settings):
+        yield harness
+        await harness.terminate_running()
+
+
+async def tick_stage(handle: OnboardingHandle, stage: StageId, actor: str = PM) -> OnboardingView:
+    """Meets every exit criterion of `stage`: terms for the derived ones, ticks for the rest."""
+    view = await handle.query(OnboardingWorkflow.view)
+    for criterion in ONBOARDING.stage(stage).criteria:
+        if criterion.source == CriterionSource.CHECKLIST:
+            view = await handle.execute_update(
+                OnboardingWorkflow.complete_item, ChecklistCommand(actor=actor, item=criterion.id)
+            )
+    if stage == StageId.COMMERCIAL:
+        view = await handle.execute_update(OnboardingWorkflow.set_terms, SetTermsCommand(actor=actor, terms=TERMS))
+    return view
+
+
+async def pass_stage(handle: OnboardingHandle, stage: StageId, actor: str = PM) -> OnboardingView:
+    await tick_stage(handle, stage, actor)
+    return await handle.execute_update(OnboardingWorkflow.advance, AdvanceCommand(actor=actor, comment=f"{stage} done"))
+
+
+async def walk_to(handle: OnboardingHandle, stage: StageId) -> OnboardingView:
+    """Passes every stage before `stage`."""
+    view = await handle.query(OnboardingWorkflow.view)
+    while view.stage != stage:
+        view = await pass_stage(handle, view.stage)
+    return view
