@@ -1,6 +1,7 @@
 """Configuration from the environment (DESIGN.md §3): one Settings object for API, worker and store."""
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -27,6 +28,9 @@ class Settings(BaseSettings):
     api_keys: dict[str, ApiKeyGrant] = Field(default_factory=dict)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # The main job's local state: the Temporal dev server's SQLite file and its log.
+    data_dir: Path = Path(".data")
+    temporal_ui_port: int = 8233
 
 
 @lru_cache

