@@ -1,5 +1,9 @@
 """The worker: every workflow and activity, and the one data converter all clients and workers use."""
 
+import asyncio
+import logging
+import signal
+
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -59,3 +63,21 @@ async def ensure_search_attributes(client: Client) -> None:
         except RPCError as error:
             if error.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
+
+
+async def main() -> None:
+    """`python -m worker`: the worker alone, as docker-compose runs it; SIGTERM drains in-flight tasks."""
+    logging.basicConfig(level=logging.INFO)
+    settings = get_settings()
+    client = await connect(settings)
+    await ensure_search_attributes(client)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    async with create_worker(client, settings):
+        await stop.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
