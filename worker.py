@@ -26,6 +26,13 @@ WORKFLOWS = [OnboardingWorkflow]
 PASSTHROUGH_MODULES = ("domain", "email_validator", "idna")
 
 
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker and replayer uses."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
 def data_converter(settings: Settings | None = None) -> DataConverter:
     return pydantic_data_converter
 
@@ -38,9 +45,7 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
-        workflow_runner=SandboxedWorkflowRunner(
-            restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
-        ),
+        workflow_runner=workflow_runner(),
         activities=[onboarding.register_isv, onboarding.record_step, onboarding.send_notice, onboarding.publish_app],
     )
 

@@ -20,7 +20,7 @@ from worker import data_converter, ensure_search_attributes
 from workflows import search_attributes
 
 
-def _binary(name: str) -> str:
+def binary(name: str) -> str:
     """The Temporal binaries come from pip packages installed into this interpreter's environment."""
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
@@ -31,7 +31,7 @@ def _binary(name: str) -> str:
 @pytest_asyncio.fixture(scope="session")
 async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=_binary("temporal-test-server"), data_converter=data_converter()
+        test_server_existing_path=binary("temporal-test-server"), data_converter=data_converter()
     )
     await ensure_search_attributes(env.client)
     yield env
@@ -42,7 +42,7 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
 async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
     """A real dev server, for visibility (lists and filters), which the time-skipping server lacks."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=_binary("temporal"),
+        dev_server_existing_path=binary("temporal"),
         data_converter=data_converter(),
         search_attributes=list(search_attributes.ALL),
         ui=False,
@@ -73,6 +73,9 @@ def test_settings(database_url: str, **overrides: object) -> Settings:
     values: dict[str, object] = {"database_url": database_url, "task_queue": f"tq-{uuid.uuid4()}", "api_keys": {}}
     values.update(overrides)
     return Settings.model_validate(values)
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a helper, not a test, when imported by tests
 
 
 @pytest.fixture

@@ -1,0 +1,73 @@
+"""Histories stay bounded and replayable: continue-as-new keeps the whole onboarding; replay is deterministic."""
+
+from collections.abc import AsyncIterator
+
+import pytest_asyncio
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
+
+from domain.onboarding.config import StageId
+from domain.onboarding.model import AdvanceCommand, ChecklistCommand, OnboardingStatus
+from tests.conftest import binary, test_settings
+from tests.workflow.conftest import PM, Harness, tick_stage, walk_to
+from worker import WORKFLOWS, create_worker, data_converter, ensure_search_attributes, workflow_runner
+from workflows.onboarding import OnboardingWorkflow
+
+SUGGEST_CONTINUE_AS_NEW_AT = 60
+
+
+@pytest_asyncio.fixture
+async def small_history_harness(sqlite_url: str) -> AsyncIterator[Harness]:
+    """A dev server that suggests continue-as-new after a few dozen events instead of 4,096."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=data_converter(),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AT}",
+        ],
+    )
+    await ensure_search_attributes(env.client)
+    settings = test_settings(sqlite_url)
+    async with create_worker(env.client, settings):
+        yield Harness(env, settings)
+    await env.shutdown()
+
+
+async def test_continue_as_new_keeps_stage_checklist_and_history(small_history_harness: Harness):
+    harness = small_history_harness
+    handle = await harness.start(app="long-history")
+    first_run = (await handle.describe()).run_id
+    await walk_to(handle, StageId.FEASIBILITY)
+    for _ in range(15):
+        for command in (OnboardingWorkflow.complete_item, OnboardingWorkflow.undo_item):
+            await handle.execute_update(command, ChecklistCommand(actor=PM, item="eu_hosting_confirmed"))
+    await handle.execute_update(
+        OnboardingWorkflow.complete_item, ChecklistCommand(actor=PM, item="technical_assessment_passed")
+    )
+
+    latest = harness.client.get_workflow_handle_for(OnboardingWorkflow.run, handle.id)
+    assert (await latest.describe()).run_id != first_run, "the history should have been continued as new"
+    view = await latest.query(OnboardingWorkflow.view)
+    assert view.stage == StageId.FEASIBILITY
+    assert view.unmet_criteria == ["eu_hosting_confirmed", "data_export_confirmed"]
+    assert [entry.seq for entry in view.history] == list(range(1, len(view.history) + 1))
+    assert len(view.history) == 1 + 1 + 30 + 1  # start, advance, 15 tick/undo pairs, one tick
+
+    await walk_to(latest, StageId.GO_LIVE)
+    await tick_stage(latest, StageId.GO_LIVE)
+    await latest.execute_update(OnboardingWorkflow.advance, AdvanceCommand(actor=PM))
+    assert (await latest.result()).status == OnboardingStatus.LIVE
+
+
+async def test_a_finished_onboarding_replays_without_nondeterminism(harness: Harness):
+    handle = await harness.start()
+    await walk_to(handle, StageId.GO_LIVE)
+    await tick_stage(handle, StageId.GO_LIVE)
+    await handle.execute_update(OnboardingWorkflow.advance, AdvanceCommand(actor=PM))
+    await handle.result()
+
+    history = await handle.fetch_history()
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None
