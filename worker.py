@@ -3,7 +3,9 @@
 import asyncio
 import logging
 import signal
+from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -37,12 +39,27 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
     return pydantic_data_converter
 
 
+class PartnerflowWorker(Worker):
+    """A worker that owns the store engine its activities use and closes it when it stops."""
+
+    def __init__(self, client: Client, *, engine: AsyncEngine, **options: Any) -> None:
+        super().__init__(client, **options)
+        self._engine = engine
+
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            await self._engine.dispose()
+
+
 def create_worker(client: Client, settings: Settings | None = None) -> Worker:
     settings = settings or get_settings()
-    sessions = create_session_factory(create_engine(settings.database_url))
-    onboarding = OnboardingActivities(sessions)
-    return Worker(
+    engine = create_engine(settings.database_url)
+    onboarding = OnboardingActivities(create_session_factory(engine))
+    return PartnerflowWorker(
         client,
+        engine=engine,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),

@@ -1,0 +1,83 @@
+"""Request dependencies: settings, Temporal client, database sessions, the caller and its permissions."""
+
+import hmac
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import ApiError
+from api.temporal import TemporalConnector
+from domain.roles import Action, Principal
+from settings import ApiKeyGrant, Settings
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+async def _temporal_client(request: Request) -> Client:
+    connector: TemporalConnector = request.app.state.temporal
+    return await connector.client()
+
+
+AppSettings = Annotated[Settings, Depends(_settings)]
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
+TemporalClient = Annotated[Client, Depends(_temporal_client)]
+
+# auto_error=False: a missing key must get our 401 in our error shape, not FastAPI's default answer.
+_bearer = HTTPBearer(auto_error=False, description="An API key from API_KEYS, sent as `Authorization: Bearer <key>`")
+
+
+def _unauthenticated(message: str) -> ApiError:
+    return ApiError(HTTPStatus.UNAUTHORIZED, "unauthenticated", message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _grant_for(presented: str, api_keys: dict[str, ApiKeyGrant]) -> ApiKeyGrant | None:
+    """Compares against every key in constant time, so timing tells nothing about which key is close."""
+    found = None
+    for key, grant in api_keys.items():
+        if hmac.compare_digest(presented.encode(), key.encode()):
+            found = grant
+    return found
+
+
+def _principal(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], settings: AppSettings
+) -> Principal:
+    if credentials is None:
+        raise _unauthenticated("an API key is required: Authorization: Bearer <key>")
+    grant = _grant_for(credentials.credentials, settings.api_keys)
+    if grant is None:
+        raise _unauthenticated("the API key is not valid")
+    return Principal(subject=grant.subject, roles=grant.roles, isv_id=grant.isv_id, partner_id=grant.partner_id)
+
+
+CurrentPrincipal = Annotated[Principal, Depends(_principal)]
+
+
+def allowed_to(action: Action) -> Callable[[Principal], Principal]:
+    """A dependency that lets the caller through only when the permission table allows `action`."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.may(action):
+            raise ApiError(HTTPStatus.FORBIDDEN, "forbidden", f"{principal.subject} may not {action.value}")
+        return principal
+
+    return check
+
+
+OnboardingStarter = Annotated[Principal, Depends(allowed_to(Action.ONBOARDING_START))]
+OnboardingCommander = Annotated[Principal, Depends(allowed_to(Action.ONBOARDING_COMMAND))]
+OnboardingReader = Annotated[Principal, Depends(allowed_to(Action.ONBOARDING_READ))]
+CatalogueReader = Annotated[Principal, Depends(allowed_to(Action.CATALOGUE_READ))]

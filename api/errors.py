@@ -1,0 +1,164 @@
+"""One error shape for every answer that is not a success: {"error": {"code", "message", "details"}}."""
+
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorResponse(BaseModel):
+    """The shape of every error answer; documented in OpenAPI."""
+
+    error: ErrorBody
+
+
+class ApiError(Exception):
+    """An answer the API chose to give: raised anywhere, rendered by one handler."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = details
+        self.headers = headers
+
+
+def not_found(code: str, message: str) -> ApiError:
+    return ApiError(HTTPStatus.NOT_FOUND, code, message)
+
+
+def temporal_unavailable(reason: str) -> ApiError:
+    return ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "temporal_unavailable", f"Temporal cannot be reached: {reason}")
+
+
+def refusal(failed: WorkflowUpdateFailedError) -> ApiError:
+    """A command the workflow refused: the rule's code, message and details become a 409."""
+    cause = failed.cause
+    if isinstance(cause, ApplicationError):
+        details = cause.details[0] if cause.details else None
+        return ApiError(HTTPStatus.CONFLICT, cause.type or "command_refused", cause.message, details)
+    return ApiError(HTTPStatus.CONFLICT, "command_failed", str(cause))
+
+
+# Statuses a Temporal RPC can end with that say "the service is not there right now".
+_UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED})
+
+
+def from_rpc_error(error: RPCError) -> ApiError:
+    if error.status in _UNAVAILABLE:
+        return temporal_unavailable(error.message)
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return not_found("not_found", error.message)
+    return ApiError(HTTPStatus.BAD_GATEWAY, "temporal_error", error.message)
+
+
+def _field(location: Sequence[int | str]) -> str:
+    return ".".join(str(part) for part in location)
+
+
+def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
+    """Pydantic's errors reduced to what a client needs: which field, and what is wrong with it."""
+    return [{"field": _field(error.get("loc", ())), "message": str(error.get("msg", ""))} for error in errors]
+
+
+def _render(error: ApiError) -> JSONResponse:
+    body = ErrorResponse(error=ErrorBody(code=error.code, message=error.message, details=error.details))
+    return JSONResponse(body.model_dump(mode="json"), status_code=error.status, headers=error.headers)
+
+
+_HTTP_CODES: dict[int, str] = {
+    HTTPStatus.NOT_FOUND: "not_found",
+    HTTPStatus.METHOD_NOT_ALLOWED: "method_not_allowed",
+    HTTPStatus.UNAUTHORIZED: "unauthenticated",
+    HTTPStatus.FORBIDDEN: "forbidden",
+}
+
+
+async def _api_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ApiError)
+    return _render(error)
+
+
+async def _validation_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    details = validation_details(error.errors())
+    return _render(ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "the request is invalid", details))
+
+
+async def _http_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, StarletteHTTPException)
+    code = _HTTP_CODES.get(error.status_code, "http_error")
+    headers = dict(error.headers) if error.headers else None
+    return _render(ApiError(error.status_code, code, str(error.detail), headers=headers))
+
+
+async def _rpc_error(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RPCError)
+    return _render(from_rpc_error(error))
+
+
+async def _rpc_timeout(_: Request, error: Exception) -> JSONResponse:
+    # E.g. an Update or query that no worker picked up in time: Temporal is there, the service is not.
+    return _render(temporal_unavailable("no answer in time"))
+
+
+async def _update_failed(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, WorkflowUpdateFailedError)
+    return _render(refusal(error))
+
+
+async def _already_started(_: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, WorkflowAlreadyStartedError)
+    return _render(ApiError(HTTPStatus.CONFLICT, "already_started", f"workflow {error.workflow_id} already exists"))
+
+
+async def _unexpected(_: Request, error: Exception) -> JSONResponse:
+    # Keeps the shape even for bugs; the traceback goes to the server log, not to the client.
+    return _render(ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred"))
+
+
+def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ApiError, _api_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RPCError, _rpc_error)
+    app.add_exception_handler(RPCTimeoutOrCancelledError, _rpc_timeout)
+    app.add_exception_handler(WorkflowUpdateFailedError, _update_failed)
+    app.add_exception_handler(WorkflowAlreadyStartedError, _already_started)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+# For `responses=` on routers, so /docs shows the error shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": description}
+    for status, description in (
+        (401, "Missing or invalid API key"),
+        (403, "The caller's roles do not allow this"),
+        (404, "Unknown id"),
+        (409, "The process refuses the command now"),
+        (422, "Invalid body, query or path"),
+        (503, "Temporal cannot be reached"),
+    )
+}

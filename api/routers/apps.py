@@ -1,0 +1,59 @@
+"""The marketplace catalogue, read from the store: apps published by onboardings that went live."""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import select
+
+from api.deps import CatalogueReader, Sessions
+from api.errors import ERROR_RESPONSES, not_found
+from api.schemas import AppFilters, AppList, AppOut, PlanOut
+from domain.ids import SLUG_PATTERN
+from domain.roles import Principal
+from store import models
+
+router = APIRouter(prefix="/apps", tags=["catalogue"], responses=ERROR_RESPONSES)
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; the store writes UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _app_out(app: models.App, principal: Principal) -> AppOut:
+    return AppOut(
+        id=app.id,
+        isv_id=app.isv_id,
+        name=app.name,
+        category=app.category,
+        # The negotiated share is confidential: staff and the owning ISV see it, other tenants do not.
+        revenue_share_percent=app.revenue_share_percent if principal.sees_isv(app.isv_id) else None,
+        trial_days=app.trial_days,
+        listing_fee_cents=app.listing_fee_cents,
+        plans=[PlanOut(term_months=p.term_months, monthly_price_cents=p.monthly_price_cents) for p in app.plans],
+        published_at=_utc(app.published_at),
+    )
+
+
+@router.get("")
+async def list_apps(principal: CatalogueReader, sessions: Sessions, filters: Annotated[AppFilters, Query()]) -> AppList:
+    query = select(models.App).order_by(models.App.id)
+    if filters.category is not None:
+        query = query.where(models.App.category == filters.category.value)
+    if filters.isv_id is not None:
+        query = query.where(models.App.isv_id == filters.isv_id)
+    async with sessions() as session:
+        apps = (await session.scalars(query)).all()
+    return AppList(items=[_app_out(app, principal) for app in apps])
+
+
+@router.get("/{app_id}")
+async def get_app(
+    app_id: Annotated[str, Path(pattern=SLUG_PATTERN)], principal: CatalogueReader, sessions: Sessions
+) -> AppOut:
+    async with sessions() as session:
+        app = await session.get(models.App, app_id)
+    if app is None:
+        raise not_found("app_not_found", f"there is no app {app_id} in the catalogue")
+    return _app_out(app, principal)

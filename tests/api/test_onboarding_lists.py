@@ -1,0 +1,138 @@
+"""Lists and filters of onboardings from Temporal visibility (dev server: the time-skipping server has none).
+
+Visibility is eventually consistent, so reads poll for a few seconds. Each test filters on a partner manager
+of its own, so onboardings of other tests never show up in its results.
+"""
+
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import ISV_A, ISV_B, Api, assert_error, auth, eventually
+
+
+def new_partner_manager() -> str:
+    return f"pm-{uuid.uuid4().hex[:8]}"
+
+
+async def listed(api: Api, query: str, role: str = "pm", count: int | None = None) -> dict[str, Any]:
+    """The page for `query`, once it holds `count` items (visibility lags a little behind)."""
+
+    async def read() -> dict[str, Any]:
+        response = await api.http.get(f"/api/v1/onboardings?{query}", headers=auth(role))
+        assert response.status_code == 200, response.text
+        page: dict[str, Any] = response.json()
+        return page
+
+    return await eventually(read, lambda page: count is None or len(page["items"]) == count)
+
+
+def ids(page: dict[str, Any]) -> set[str]:
+    return {item["id"] for item in page["items"]}
+
+
+async def test_a_listed_onboarding_carries_its_search_attributes(listing_api: Api):
+    pm = new_partner_manager()
+    view = await listing_api.start(partner_manager=pm)
+
+    page = await listed(listing_api, f"partner_manager={pm}", count=1)
+
+    [item] = page["items"]
+    assert item | {"started_at": None} == {
+        "id": view["id"],
+        "isv_id": ISV_A,
+        "app_id": view["app"]["id"],
+        "stage": "identification",
+        "status": "in_progress",
+        "sla_status": "on_track",
+        "partner_manager": pm,
+        "started_at": None,
+        "closed_at": None,
+    }
+    assert page["next_page_token"] is None
+
+
+async def test_lists_filter_by_stage_status_sla_status_and_isv(listing_api: Api):
+    pm = new_partner_manager()
+    stays = await listing_api.start(partner_manager=pm)
+    moves = await listing_api.start(partner_manager=pm)
+    other_isv = await listing_api.start(partner_manager=pm, isv=ISV_B)
+    await listing_api.ok(moves["id"], "advance")
+    await listing_api.ok(other_isv["id"], "reject", {"reason": "not a portfolio fit"})
+
+    feasibility = await listed(listing_api, f"partner_manager={pm}&stage=feasibility", count=1)
+    assert ids(feasibility) == {moves["id"]}
+    identification = await listed(listing_api, f"partner_manager={pm}&stage=identification", count=2)
+    assert ids(identification) == {stays["id"], other_isv["id"]}
+    rejected = await listed(listing_api, f"partner_manager={pm}&status=rejected", count=1)
+    assert ids(rejected) == {other_isv["id"]}
+    assert rejected["items"][0]["closed_at"] is not None
+    on_track = await listed(listing_api, f"partner_manager={pm}&sla_status=on_track&status=in_progress", count=2)
+    assert ids(on_track) == {stays["id"], moves["id"]}
+    assert ids(await listed(listing_api, f"partner_manager={pm}&sla_status=overdue")) == set()
+    assert ids(await listed(listing_api, f"partner_manager={pm}&isv_id={ISV_B}", count=1)) == {other_isv["id"]}
+
+
+async def test_a_reassigned_onboarding_is_listed_under_its_new_partner_manager(listing_api: Api):
+    before, after = new_partner_manager(), new_partner_manager()
+    view = await listing_api.start(partner_manager=before)
+    await listing_api.ok(view["id"], "reassign", {"partner_manager": after})
+
+    assert ids(await listed(listing_api, f"partner_manager={after}", count=1)) == {view["id"]}
+    assert ids(await listed(listing_api, f"partner_manager={before}", count=0)) == set()
+
+
+async def test_an_isv_lists_only_its_own_onboardings(listing_api: Api):
+    pm = new_partner_manager()
+    own = await listing_api.start(partner_manager=pm, isv=ISV_A)
+    await listing_api.start(partner_manager=pm, isv=ISV_B)
+    assert len((await listed(listing_api, f"partner_manager={pm}", count=2))["items"]) == 2
+
+    assert ids(await listed(listing_api, f"partner_manager={pm}", role="isv_a")) == {own["id"]}
+    # Asking for another ISV's onboardings yields none rather than theirs.
+    assert ids(await listed(listing_api, f"partner_manager={pm}&isv_id={ISV_B}", role="isv_a")) == set()
+    # Auditors see every ISV's.
+    assert len((await listed(listing_api, f"partner_manager={pm}", role="auditor"))["items"]) == 2
+
+
+async def test_lists_page_with_a_next_page_token(listing_api: Api):
+    pm = new_partner_manager()
+    started = {(await listing_api.start(partner_manager=pm))["id"] for _ in range(3)}
+    await listed(listing_api, f"partner_manager={pm}", count=3)
+
+    seen: list[str] = []
+    token = None
+    for _ in range(3):
+        query = f"partner_manager={pm}&page_size=2" + (f"&page_token={token}" if token else "")
+        page = await listed(listing_api, query)
+        seen += [item["id"] for item in page["items"]]
+        token = page["next_page_token"]
+        if token is None:
+            break
+
+    assert sorted(seen) == sorted(started)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("stage=done", "query.stage"),
+        ("status=paused", "query.status"),
+        ("sla_status=late", "query.sla_status"),
+        ("partner_manager=x' OR '1'='1", "query.partner_manager"),
+        ("isv_id=ACME", "query.isv_id"),
+        ("page_size=0", "query.page_size"),
+        ("page_size=1000", "query.page_size"),
+        ("page_token=%25%25%25", "query.page_token"),
+        ("colour=red", "query.colour"),
+    ],
+)
+async def test_invalid_list_filters_are_invalid(listing_api: Api, query: str, field: str):
+    response = await listing_api.http.get(f"/api/v1/onboardings?{query}", headers=auth("pm"))
+    assert [d["field"] for d in assert_error(response, 422, "validation_error")] == [field]
+
+
+async def test_a_page_token_the_api_did_not_hand_out_is_invalid(listing_api: Api):
+    response = await listing_api.http.get("/api/v1/onboardings?page_token=bm90LWEtdG9rZW4tYXQtYWxs", headers=auth("pm"))
+    assert [d["field"] for d in assert_error(response, 422, "validation_error")] == ["query.page_token"]
