@@ -139,28 +139,24 @@ def _commands(
 OnboardingCommands = Annotated[Commands, Depends(_commands)]
 
 
-def _known_item(item: str) -> str:
+def _checklist_command(item: str, commands: "Commands", body: ChecklistBody | None) -> ChecklistCommand:
     if ONBOARDING.stage_of_item(item) is None:
         raise not_found("checklist_item_not_found", f"no stage of the onboarding has a checklist item {item!r}")
-    return item
+    return ChecklistCommand(actor=commands.actor, item=item, comment=body.comment if body else None)
 
 
 @router.post("/{onboarding_id}/checklist/{item}")
 async def complete_item(
     item: ItemPath, commands: OnboardingCommands, body: Annotated[ChecklistBody | None, Body()] = None
 ) -> OnboardingView:
-    comment = body.comment if body else None
-    command = ChecklistCommand(actor=commands.actor, item=_known_item(item), comment=comment)
-    return await commands.run(OnboardingWorkflow.complete_item, command)
+    return await commands.run(OnboardingWorkflow.complete_item, _checklist_command(item, commands, body))
 
 
 @router.delete("/{onboarding_id}/checklist/{item}")
 async def undo_item(
     item: ItemPath, commands: OnboardingCommands, body: Annotated[ChecklistBody | None, Body()] = None
 ) -> OnboardingView:
-    comment = body.comment if body else None
-    command = ChecklistCommand(actor=commands.actor, item=_known_item(item), comment=comment)
-    return await commands.run(OnboardingWorkflow.undo_item, command)
+    return await commands.run(OnboardingWorkflow.undo_item, _checklist_command(item, commands, body))
 
 
 @router.put("/{onboarding_id}/commercial-terms")
