@@ -25,6 +25,7 @@ from domain.onboarding.model import (
 from domain.onboarding.sla import SlaStatus
 from store import models
 from tests.workflow.conftest import PM, TERMS, Harness, pass_stage, tick_stage, walk_to
+from workflows import search_attributes
 from workflows.onboarding import OnboardingWorkflow
 
 
@@ -83,6 +84,7 @@ async def test_a_stage_overrunning_its_budget_sends_one_reminder(harness: Harnes
         (NotificationKind.REMINDER, StageId.IDENTIFICATION, PM)
     ]
     assert view.sla_status == SlaStatus.AT_RISK
+    assert (await handle.describe()).typed_search_attributes.get(search_attributes.SLA_STATUS) == "at_risk"
     async with migrated_engine.connect() as connection:
         rows = (
             await connection.execute(select(models.Notification).where(models.Notification.subject_ref == view.id))
@@ -98,6 +100,9 @@ async def test_missing_the_42_day_target_escalates_and_makes_it_overdue(harness:
     view = await handle.query(OnboardingWorkflow.view)
 
     assert view.sla_status == SlaStatus.OVERDUE
+    described = await handle.describe()
+    assert described.typed_search_attributes.get(search_attributes.SLA_STATUS) == "overdue"
+    assert described.typed_search_attributes.get(search_attributes.ONBOARDING_STAGE) == "integration"
     kinds = [(n.kind, n.stage) for n in view.notifications]
     assert (NotificationKind.ESCALATION, StageId.INTEGRATION) in kinds
     assert kinds.count((NotificationKind.ESCALATION, StageId.INTEGRATION)) == 1
