@@ -31,6 +31,21 @@ class Settings(BaseSettings):
     # The main job's local state: the Temporal dev server's SQLite file and its log.
     data_dir: Path = Path(".data")
     temporal_ui_port: int = 8233
+    # Payment gateway: the embedded sandbox signs its webhooks with this secret and, when a URL is set,
+    # posts them there (the main job points it at its own API).
+    payment_webhook_secret: str = "whsec-sandbox-development-only"
+    payment_webhook_url: str | None = None
+    # ISV connector: calls to ISVs' provisioning endpoints are signed with this secret.
+    connector_signing_secret: str = "connector-development-only"
+    connector_timeout_seconds: float = 10.0
+    # Customer data exports produced in suspend mode; default DATA_DIR/exports.
+    export_dir: Path | None = None
+    # Create the monthly payout Schedule at worker start (needs a server with Schedules, not the test server).
+    payout_schedule: bool = True
+
+    @property
+    def exports_path(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
 
 
 @lru_cache

@@ -4,3 +4,20 @@ REGISTER_ISV = "onboarding.register_isv"
 RECORD_ONBOARDING_STEP = "onboarding.record_step"
 SEND_ONBOARDING_NOTICE = "onboarding.send_notice"
 PUBLISH_APP = "catalogue.publish_app"
+
+# Subscriptions and billing
+RECORD_SUBSCRIPTION = "subscription.record"
+ISSUE_INVOICE = "billing.issue_invoice"
+CHARGE = "billing.charge"
+RECORD_PAYMENT = "billing.record_payment"
+BOOK_REVENUE_SHARE = "ledger.book_revenue_share"
+SEND_NOTIFICATION = "notifications.send"
+PRODUCE_EXPORT = "exports.produce"
+
+# ISV connector
+CALL_CONNECTOR = "connector.call"
+TEST_CONNECTOR = "connector.test"
+
+# Payouts
+PREPARE_PAYOUT_STATEMENTS = "payouts.prepare_statements"
+TRANSFER_PAYOUT = "payouts.transfer"

@@ -43,6 +43,8 @@ class App(Base):
     trial_days: Mapped[int] = mapped_column(Integer)
     listing_fee_cents: Mapped[int] = mapped_column(Integer)
     onboarding_id: Mapped[str] = mapped_column(String(127), unique=True)
+    # Registered during integration; None means the embedded local connector.
+    provisioning_endpoint: Mapped[str | None] = mapped_column(String(500))
     published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     isv: Mapped[Isv] = relationship(back_populates="apps")
@@ -91,3 +93,144 @@ class Notification(Base):
     recipient: Mapped[str] = mapped_column(String(200))
     message: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Subscription(Base):
+    """The store's copy of a subscription (one row per booking), kept current by the workflow's activities."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("subscription_id", "booked_at", name="uq_subscriptions_booking"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subscription_id: Mapped[str] = mapped_column(String(127), index=True)
+    customer_id: Mapped[str] = mapped_column(String(63), index=True)
+    customer_name: Mapped[str] = mapped_column(String(200))
+    app_id: Mapped[str] = mapped_column(String(63), index=True)
+    isv_id: Mapped[str] = mapped_column(String(63), index=True)
+    channel_partner_id: Mapped[str | None] = mapped_column(String(63), index=True)
+    status: Mapped[str] = mapped_column(String(32))
+    suspension_reason: Mapped[str | None] = mapped_column(String(32))
+    term_months: Mapped[int] = mapped_column(Integer)
+    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    contract_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancel_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    terminated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class InvoiceRow(Base):
+    __tablename__ = "invoices"
+
+    number: Mapped[str] = mapped_column(String(200), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(127), index=True)
+    customer_id: Mapped[str] = mapped_column(String(63), index=True)
+    app_id: Mapped[str] = mapped_column(String(63))
+    isv_id: Mapped[str] = mapped_column(String(63), index=True)
+    channel_partner_id: Mapped[str | None] = mapped_column(String(63), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    period_start: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    net_cents: Mapped[int] = mapped_column(Integer)
+    vat_cents: Mapped[int] = mapped_column(Integer)
+    gross_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    payment_id: Mapped[str | None] = mapped_column(String(100))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Payment(Base):
+    """Each payment attempt through the gateway; the idempotency key makes a retried attempt charge once."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    payment_id: Mapped[str] = mapped_column(String(100), unique=True)
+    invoice_number: Mapped[str | None] = mapped_column(String(200), index=True)
+    method_type: Mapped[str] = mapped_column(String(32))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16))
+    failure_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RevenueShare(Base):
+    """The revenue ledger: the ISV's share of each paid invoice, booked once."""
+
+    __tablename__ = "revenue_ledger"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    invoice_number: Mapped[str] = mapped_column(String(200), unique=True)
+    subscription_id: Mapped[str] = mapped_column(String(127))
+    isv_id: Mapped[str] = mapped_column(String(63), index=True)
+    app_id: Mapped[str] = mapped_column(String(63))
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    net_cents: Mapped[int] = mapped_column(Integer)
+    share_percent: Mapped[float] = mapped_column(Numeric(5, 2, asdecimal=False))
+    share_cents: Mapped[int] = mapped_column(Integer)
+    booked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookEvent(Base):
+    """Payment webhooks received; the unique event id refuses replays."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    type: Mapped[str] = mapped_column(String(32))
+    payment_id: Mapped[str] = mapped_column(String(100))
+    invoice_number: Mapped[str] = mapped_column(String(200))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ConnectorCallRow(Base):
+    """Calls to ISV provisioning endpoints (or the embedded local connector), once per event id."""
+
+    __tablename__ = "connector_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    app_id: Mapped[str] = mapped_column(String(63), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    subscription_id: Mapped[str | None] = mapped_column(String(127), index=True)
+    endpoint: Mapped[str] = mapped_column(String(500))
+    request_body: Mapped[str] = mapped_column(Text)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Export(Base):
+    """A customer's data export produced in suspend mode; the file lives under the export directory."""
+
+    __tablename__ = "exports"
+
+    export_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    subscription_id: Mapped[str] = mapped_column(String(127), index=True)
+    file_name: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PayoutStatement(Base):
+    """One ISV's revenue shares of one month, transferred once."""
+
+    __tablename__ = "payout_statements"
+    __table_args__ = (UniqueConstraint("isv_id", "month", name="uq_payout_statements_isv_month"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    isv_id: Mapped[str] = mapped_column(String(63), index=True)
+    month: Mapped[str] = mapped_column(String(7), index=True)
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    entries: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    transfer_id: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    transferred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,24 @@
+"""Subscription rules as data: eligibility, VAT, billing period, dunning, suspend mode, export fee."""
+
+from datetime import timedelta
+
+from pydantic import BaseModel, ConfigDict
+
+
+class SubscriptionConfig(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    max_employees: int = 500  # SMEs up to 500 employees
+    vat_percent: float = 19.0
+    billing_period_months: int = 1
+    dunning_retry_days: tuple[int, ...] = (3, 7)  # days after the first failed payment
+    suspend_days: int = 30  # "in der Regel 30 Tage"
+    export_fee_net_cents: int = 4_900
+    currency: str = "EUR"
+
+    @property
+    def suspend_window(self) -> timedelta:
+        return timedelta(days=self.suspend_days)
+
+
+SUBSCRIPTIONS = SubscriptionConfig()
