@@ -20,9 +20,7 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={_digest(secret, timestamp, body)}"
 
 
-def verify(
-    secret: str, header: str | None, body: bytes, now: int, tolerance: int = DEFAULT_TOLERANCE_SECONDS
-) -> int:
+def verify(secret: str, header: str | None, body: bytes, now: int, tolerance: int = DEFAULT_TOLERANCE_SECONDS) -> int:
     """Returns the signed timestamp; raises SignatureError unless the header signs `body` within `tolerance`."""
     if not header:
         raise SignatureError("the signature header is missing")

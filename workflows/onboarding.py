@@ -12,7 +12,6 @@ from typing import TypeVar
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair
-from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
@@ -36,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SetTermsCommand,
     )
     from workflows import search_attributes as sa
+    from workflows.refusals import refuse_unless
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
@@ -203,10 +203,7 @@ class OnboardingWorkflow:
     # --- helpers ----------------------------------------------------------------------------
 
     def _check(self, check: Callable[[OnboardingState, CommandT], None], command: CommandT) -> None:
-        try:
-            check(self._state, command)
-        except rules.CommandRefused as refused:
-            raise ApplicationError(refused.message, refused.details, type=refused.code, non_retryable=True) from refused
+        refuse_unless(check, self._state, command)
 
     async def _applied(self, entry: HistoryEntry) -> OnboardingView:
         """After a command changed the state: wake the main loop, refresh filters, record the step."""

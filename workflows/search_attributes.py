@@ -8,6 +8,9 @@ PARTNER_MANAGER = SearchAttributeKey.for_keyword("PartnerManager")
 ONBOARDING_STAGE = SearchAttributeKey.for_keyword("OnboardingStage")
 ONBOARDING_STATUS = SearchAttributeKey.for_keyword("OnboardingStatus")
 SLA_STATUS = SearchAttributeKey.for_keyword("SlaStatus")
+CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
+CHANNEL_PARTNER_ID = SearchAttributeKey.for_keyword("ChannelPartnerId")
+SUBSCRIPTION_STATUS = SearchAttributeKey.for_keyword("SubscriptionStatus")
 
 ALL: tuple[SearchAttributeKey[str], ...] = (
     ISV_ID,
@@ -16,4 +19,7 @@ ALL: tuple[SearchAttributeKey[str], ...] = (
     ONBOARDING_STAGE,
     ONBOARDING_STATUS,
     SLA_STATUS,
+    CUSTOMER_ID,
+    CHANNEL_PARTNER_ID,
+    SUBSCRIPTION_STATUS,
 )

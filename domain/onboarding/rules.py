@@ -4,8 +4,8 @@ Workflow validators call the `check_*` functions; handlers call the matching `ap
 """
 
 from datetime import datetime
-from typing import Any
 
+from domain.errors import CommandRefused
 from domain.onboarding.config import ONBOARDING, CriterionSource, OnboardingConfig, StageId
 from domain.onboarding.model import (
     AdvanceCommand,
@@ -29,16 +29,6 @@ from domain.onboarding.model import (
     TickedItem,
 )
 from domain.onboarding.sla import SlaClock, SlaStatus, sla_status
-
-
-class CommandRefused(Exception):
-    """The process refuses a command now; `code` names the rule, `message` explains it."""
-
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
 
 
 def start(onboarding_id: str, request: OnboardingRequest, actor: str, now: datetime) -> OnboardingState:

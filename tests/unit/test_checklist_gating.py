@@ -5,7 +5,7 @@ import pytest
 from domain.onboarding import rules
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from domain.onboarding.model import AdvanceCommand, ChecklistCommand, RejectCommand, SetTermsCommand
-from domain.onboarding.rules import CommandRefused
+from domain.errors import CommandRefused
 
 from .builders import ACTOR, T0, advance, at, checklist_items, new_onboarding, onboarding_in, terms, tick
 

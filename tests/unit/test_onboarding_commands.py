@@ -13,7 +13,7 @@ from domain.onboarding.model import (
     RejectCommand,
     ResumeCommand,
 )
-from domain.onboarding.rules import CommandRefused
+from domain.errors import CommandRefused
 from domain.onboarding.sla import SlaStatus
 
 from .builders import ACTOR, PM, T0, advance, at, days, hold, new_onboarding, onboarding_in, resume

@@ -1,0 +1,472 @@
+"""The subscription's rules: its state machine, what is due when, billing, payments and dunning.
+
+Workflow validators call the `check_*` functions; the workflow performs the side effects that the
+`apply_*` functions describe by their return values.
+"""
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from domain.billing_calendar import period_start, periods_in_term, term_end
+from domain.errors import CommandRefused
+from domain.money import invoice_amounts, revenue_share_cents
+from domain.payments import masked
+from domain.subscription.config import SUBSCRIPTIONS, SubscriptionConfig
+from domain.subscription.model import (
+    BookedPlan,
+    BookingRequest,
+    CancelCommand,
+    ChangePaymentMethodCommand,
+    ChargeResult,
+    ChargeStatus,
+    Dunning,
+    ExportRequestCommand,
+    HistoryEntry,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    PaymentEvent,
+    PaymentEventType,
+    ReinstateCommand,
+    SubscriptionState,
+    SubscriptionStatus,
+    SubscriptionView,
+    SuspensionReason,
+    check_method_fits_customer,
+)
+
+Status = SubscriptionStatus
+
+
+class Event(StrEnum):
+    TRIAL_ENDED_WITH_METHOD = "trial_ended_with_method"
+    TRIAL_ENDED_WITHOUT_METHOD = "trial_ended_without_method"
+    CANCELLED_IN_TRIAL = "cancelled_in_trial"
+    CONTRACT_ENDED = "contract_ended"  # a cancelled contract reached its term end
+    DUNNING_EXHAUSTED = "dunning_exhausted"
+    REINSTATED = "reinstated"
+    SUSPEND_MODE_ENDED = "suspend_mode_ended"
+
+
+# The state machine of DESIGN.md §2.2: (state, event) -> state.
+TRANSITIONS: dict[tuple[Status, Event], Status] = {
+    (Status.TRIALING, Event.TRIAL_ENDED_WITH_METHOD): Status.ACTIVE,
+    (Status.TRIALING, Event.TRIAL_ENDED_WITHOUT_METHOD): Status.SUSPENDED,
+    (Status.TRIALING, Event.CANCELLED_IN_TRIAL): Status.SUSPENDED,
+    (Status.ACTIVE, Event.CONTRACT_ENDED): Status.SUSPENDED,
+    (Status.ACTIVE, Event.DUNNING_EXHAUSTED): Status.SUSPENDED,
+    (Status.SUSPENDED, Event.REINSTATED): Status.ACTIVE,
+    (Status.SUSPENDED, Event.SUSPEND_MODE_ENDED): Status.TERMINATED,
+}
+
+SUSPENSION_REASONS = {
+    Event.TRIAL_ENDED_WITHOUT_METHOD: SuspensionReason.NO_PAYMENT_METHOD,
+    Event.CANCELLED_IN_TRIAL: SuspensionReason.CANCELLED,
+    Event.CONTRACT_ENDED: SuspensionReason.CANCELLED,
+    Event.DUNNING_EXHAUSTED: SuspensionReason.NON_PAYMENT,
+}
+
+REINSTATABLE = frozenset({SuspensionReason.NON_PAYMENT, SuspensionReason.NO_PAYMENT_METHOD})
+
+
+class Step(StrEnum):
+    """Timer-driven work that is due."""
+
+    TRIAL_END = "trial_end"
+    INVOICE_PERIOD = "invoice_period"
+    RENEW = "renew"
+    END_CONTRACT = "end_contract"
+    DUNNING_RETRY = "dunning_retry"
+    SUSPEND_FOR_NON_PAYMENT = "suspend_for_non_payment"
+    REINSTATE_PAID_UP = "reinstate_paid_up"
+    TERMINATE = "terminate"
+
+
+def book(
+    subscription_id: str, request: BookingRequest, plan: BookedPlan, actor: str, now: datetime
+) -> SubscriptionState:
+    state = SubscriptionState(
+        id=subscription_id,
+        customer=request.customer,
+        plan=plan,
+        channel_partner_id=request.channel_partner_id,
+        payment_method=request.payment_method,
+        booked_at=now,
+        trial_ends_at=now + timedelta(days=plan.trial_days),
+    )
+    note(state, actor, "booked", now, f"{plan.term_months}-month term, trial until {state.trial_ends_at.date()}")
+    return state
+
+
+def note(state: SubscriptionState, actor: str, action: str, now: datetime, detail: str | None = None) -> None:
+    state.history.append(HistoryEntry(at=now, actor=actor, action=action, detail=detail))
+
+
+def transition(state: SubscriptionState, event: Event, actor: str, now: datetime, detail: str | None = None) -> None:
+    target = TRANSITIONS.get((state.status, event))
+    assert target is not None, f"no transition from {state.status} on {event}"
+    state.status = target
+    if target == Status.SUSPENDED:
+        state.suspension_reason = SUSPENSION_REASONS[event]
+        state.suspended_at = now
+        state.suspend_ends_at = now + SUBSCRIPTIONS.suspend_window
+        state.next_invoice_at = None
+    elif target == Status.ACTIVE:
+        state.suspension_reason = None
+        state.suspended_at = state.suspend_ends_at = None
+    elif target == Status.TERMINATED:
+        state.terminated_at = now
+    note(state, actor, event.value, now, detail)
+
+
+# --- what is due ----------------------------------------------------------------------------
+
+
+def next_retry_at(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
+    dunning = state.dunning
+    if dunning is None or dunning.retries_done >= len(config.dunning_retry_days):
+        return None
+    return dunning.started_at + timedelta(days=config.dunning_retry_days[dunning.retries_done])
+
+
+def current_term_end(state: SubscriptionState) -> datetime | None:
+    if state.term_started_at is None:
+        return None
+    return term_end(state.term_started_at, state.plan.term_months)
+
+
+def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS) -> Step | None:
+    """The next piece of timer-driven work whose time has come, if any."""
+    match state.status:
+        case Status.TRIALING:
+            return Step.TRIAL_END if now >= state.trial_ends_at else None
+        case Status.ACTIVE:
+            if state.dunning is not None:
+                if not state.unpaid:
+                    pass  # settled since; cleared when the payment was applied
+                elif state.dunning.retries_done >= len(config.dunning_retry_days) and _all_attempts_failed(state):
+                    return Step.SUSPEND_FOR_NON_PAYMENT
+                elif (retry := next_retry_at(state, config)) is not None and now >= retry:
+                    return Step.DUNNING_RETRY
+            if state.next_invoice_at is not None and now >= state.next_invoice_at:
+                if state.period_index >= periods_in_term(state.plan.term_months, config.billing_period_months):
+                    return Step.END_CONTRACT if state.cancel_at is not None else Step.RENEW
+                return Step.INVOICE_PERIOD
+            return None
+        case Status.SUSPENDED:
+            if state.suspension_reason == SuspensionReason.NON_PAYMENT and not state.unpaid:
+                return Step.REINSTATE_PAID_UP
+            return Step.TERMINATE if state.suspend_ends_at is not None and now >= state.suspend_ends_at else None
+        case _:
+            return None
+
+
+def _all_attempts_failed(state: SubscriptionState) -> bool:
+    return any(invoice.status == InvoiceStatus.FAILED for invoice in state.unpaid)
+
+
+def next_deadline(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
+    """When the workflow must wake up next, if nothing else happens first."""
+    match state.status:
+        case Status.TRIALING:
+            return state.trial_ends_at
+        case Status.ACTIVE:
+            moments = [m for m in (state.next_invoice_at, next_retry_at(state, config)) if m is not None]
+            return min(moments) if moments else None
+        case Status.SUSPENDED:
+            return state.suspend_ends_at
+        case _:
+            return None
+
+
+# --- contract and billing --------------------------------------------------------------------
+
+
+def start_contract(state: SubscriptionState, actor: str, now: datetime) -> None:
+    """The paid contract starts: first term, first period due now."""
+    event = Event.TRIAL_ENDED_WITH_METHOD if state.status == Status.TRIALING else Event.REINSTATED
+    state.contract_started_at = now
+    state.term_started_at = now
+    state.term_number = 1
+    state.period_index = 0
+    transition(state, event, actor, now, f"paid {state.plan.term_months}-month contract starts")
+    state.next_invoice_at = now
+
+
+def issue_period_invoice(
+    state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS
+) -> Invoice:
+    assert state.term_started_at is not None
+    start = period_start(state.term_started_at, state.period_index, config.billing_period_months)
+    state.period_index += 1
+    end = period_start(state.term_started_at, state.period_index, config.billing_period_months)
+    state.next_invoice_at = end
+    return _issue(state, InvoiceKind.PERIOD, state.plan.monthly_price_cents, now, start, end, config)
+
+
+def issue_export_fee_invoice(
+    state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS
+) -> Invoice:
+    return _issue(state, InvoiceKind.EXPORT_FEE, config.export_fee_net_cents, now, None, None, config)
+
+
+def _issue(
+    state: SubscriptionState,
+    kind: InvoiceKind,
+    net_cents: int,
+    now: datetime,
+    start: datetime | None,
+    end: datetime | None,
+    config: SubscriptionConfig,
+) -> Invoice:
+    state.invoice_seq += 1
+    state.invoices_issued += 1
+    invoice = Invoice(
+        number=f"{state.id}-{state.booked_at:%Y%m%d%H%M}-{state.invoice_seq:04d}",
+        kind=kind,
+        issued_at=now,
+        period_start=start,
+        period_end=end,
+        amounts=invoice_amounts(net_cents, config.vat_percent),
+    )
+    state.unpaid.append(invoice)
+    state.last_invoice = invoice
+    return invoice
+
+
+def renew(state: SubscriptionState, now: datetime) -> None:
+    """Term end without cancellation: the contract renews for the same term."""
+    new_start = current_term_end(state)
+    assert new_start is not None
+    state.term_started_at = new_start
+    state.term_number += 1
+    state.period_index = 0
+    state.next_invoice_at = new_start
+    note(state, "system", "renewed", now, f"term {state.term_number} from {new_start.date()}")
+
+
+def find_unpaid(state: SubscriptionState, invoice_number: str) -> Invoice | None:
+    return next((invoice for invoice in state.unpaid if invoice.number == invoice_number), None)
+
+
+def charge_key(invoice: Invoice) -> str:
+    return f"{invoice.number}-attempt-{invoice.attempts}"
+
+
+class PaymentOutcome(StrEnum):
+    PAID = "paid"
+    FAILED = "failed"
+    PENDING = "pending"
+    IGNORED = "ignored"  # a repeat or an event for an invoice that is settled already
+
+
+def apply_charge_result(
+    state: SubscriptionState, invoice: Invoice, result: ChargeResult, now: datetime
+) -> PaymentOutcome:
+    invoice.payment_id = result.payment_id
+    match result.status:
+        case ChargeStatus.SUCCEEDED:
+            return _paid(state, invoice, now)
+        case ChargeStatus.FAILED:
+            return _failed(state, invoice, now, result.failure_reason or "payment failed")
+        case _:
+            invoice.status = InvoiceStatus.OPEN  # waiting for the provider's webhook, not a failure
+            return PaymentOutcome.PENDING
+
+
+def apply_payment_event(
+    state: SubscriptionState, event: PaymentEvent, now: datetime
+) -> tuple[PaymentOutcome, Invoice | None]:
+    """A webhook's outcome: idempotent by event id, and by the invoice's state."""
+    if event.event_id in state.seen_payment_events:
+        return PaymentOutcome.IGNORED, None
+    state.seen_payment_events = [*state.seen_payment_events[-199:], event.event_id]
+    invoice = find_unpaid(state, event.invoice_number)
+    if event.type == PaymentEventType.RETURNED:
+        paid = state.last_invoice
+        if invoice is not None or paid is None or paid.number != event.invoice_number:
+            return PaymentOutcome.IGNORED, None
+        returned = paid.model_copy(update={"paid_at": None})
+        state.unpaid.append(returned)
+        return _failed(state, returned, now, event.reason or "payment returned"), returned
+    if invoice is None:
+        return PaymentOutcome.IGNORED, None
+    invoice.payment_id = event.payment_id
+    if event.type == PaymentEventType.SUCCEEDED:
+        return _paid(state, invoice, now), invoice
+    return _failed(state, invoice, now, event.reason or "payment failed"), invoice
+
+
+def _paid(state: SubscriptionState, invoice: Invoice, now: datetime) -> PaymentOutcome:
+    invoice.status = InvoiceStatus.PAID
+    invoice.paid_at = now
+    invoice.failure_reason = None
+    state.unpaid = [other for other in state.unpaid if other.number != invoice.number]
+    if state.last_invoice is not None and state.last_invoice.number == invoice.number:
+        state.last_invoice = invoice
+    if not state.unpaid and state.dunning is not None:
+        state.dunning = None
+        note(state, "system", "dunning_cleared", now, "all invoices paid")
+    return PaymentOutcome.PAID
+
+
+def _failed(state: SubscriptionState, invoice: Invoice, now: datetime, reason: str) -> PaymentOutcome:
+    invoice.status = InvoiceStatus.FAILED
+    invoice.failure_reason = reason
+    if state.status == Status.ACTIVE and state.dunning is None:
+        state.dunning = Dunning(started_at=now)
+        note(state, "system", "dunning_started", now, f"invoice {invoice.number}: {reason}")
+    return PaymentOutcome.FAILED
+
+
+def revenue_share_of(state: SubscriptionState, invoice: Invoice) -> int:
+    return revenue_share_cents(invoice.amounts.net_cents, state.plan.revenue_share_percent)
+
+
+def books_revenue(invoice: Invoice) -> bool:
+    """The ISV earns its share on the app's own invoices, not on the marketplace's export fee."""
+    return invoice.kind == InvoiceKind.PERIOD
+
+
+def reinstate_after_payment(state: SubscriptionState, actor: str, now: datetime) -> None:
+    """Arrears paid in suspend mode: the contract goes on; periods that fell in the suspension are not billed."""
+    transition(state, Event.REINSTATED, actor, now, "arrears paid")
+    state.dunning = None
+    assert state.term_started_at is not None
+    while True:
+        start = period_start(state.term_started_at, state.period_index, SUBSCRIPTIONS.billing_period_months)
+        periods = periods_in_term(state.plan.term_months, SUBSCRIPTIONS.billing_period_months)
+        if start >= now or state.period_index >= periods:
+            state.next_invoice_at = max(start, now)
+            return
+        state.period_index += 1
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def check_not_ended(state: SubscriptionState) -> None:
+    if state.status == Status.TERMINATED:
+        raise CommandRefused("subscription_ended", f"subscription {state.id} has ended", {"status": state.status})
+
+
+def check_cancel(state: SubscriptionState, command: CancelCommand) -> None:
+    check_not_ended(state)
+    if state.status == Status.SUSPENDED:
+        raise CommandRefused(
+            "contract_ended",
+            f"the contract has ended; subscription {state.id} is in suspend mode until "
+            f"{state.suspend_ends_at.isoformat() if state.suspend_ends_at else 'its end'}",
+            {"status": state.status, "suspension_reason": state.suspension_reason},
+        )
+    if state.cancel_at is not None:
+        raise CommandRefused(
+            "already_cancelled",
+            f"subscription {state.id} is already cancelled for {state.cancel_at.isoformat()}",
+            {"cancel_at": state.cancel_at.isoformat()},
+        )
+
+
+def apply_cancel(state: SubscriptionState, command: CancelCommand, now: datetime) -> None:
+    state.cancel_requested_at = now
+    if state.status == Status.TRIALING:
+        transition(state, Event.CANCELLED_IN_TRIAL, command.actor, now, command.reason)
+        return
+    state.cancel_at = current_term_end(state)
+    note(
+        state,
+        command.actor,
+        "cancelled",
+        now,
+        f"effective {state.cancel_at}" + (f": {command.reason}" if command.reason else ""),
+    )
+
+
+def check_change_payment_method(state: SubscriptionState, command: ChangePaymentMethodCommand) -> None:
+    check_not_ended(state)
+    try:
+        check_method_fits_customer(command.payment_method, state.customer)
+    except ValueError as error:
+        raise CommandRefused("invalid_payment_method", str(error), {"field": "type"}) from error
+
+
+def apply_change_payment_method(state: SubscriptionState, command: ChangePaymentMethodCommand, now: datetime) -> None:
+    state.payment_method = command.payment_method
+    note(state, command.actor, "payment_method_changed", now, masked(command.payment_method))
+
+
+def check_export_request(state: SubscriptionState, command: ExportRequestCommand) -> None:
+    check_not_ended(state)
+    if state.status != Status.SUSPENDED:
+        raise CommandRefused(
+            "export_outside_suspend_mode",
+            f"a data export can be requested in suspend mode only; subscription {state.id} is {state.status.value}",
+            {"status": state.status},
+        )
+
+
+def check_reinstate(state: SubscriptionState, command: ReinstateCommand) -> None:
+    check_not_ended(state)
+    if state.status != Status.SUSPENDED or state.suspension_reason not in REINSTATABLE:
+        raise CommandRefused(
+            "not_reinstatable",
+            f"only a subscription suspended for non-payment or for a missing payment method can be reinstated; "
+            f"{state.id} is {state.status.value}"
+            + (f" ({state.suspension_reason.value})" if state.suspension_reason else ""),
+            {"status": state.status, "suspension_reason": state.suspension_reason},
+        )
+    if state.payment_method is None:
+        raise CommandRefused("no_payment_method", "set a payment method before reinstating")
+
+
+# --- read model ------------------------------------------------------------------------------
+
+
+def view(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> SubscriptionView:
+    period: tuple[datetime, datetime] | None = None
+    if state.term_started_at is not None and state.period_index > 0:
+        period = (
+            period_start(state.term_started_at, state.period_index - 1, config.billing_period_months),
+            period_start(state.term_started_at, state.period_index, config.billing_period_months),
+        )
+    dunning: dict[str, Any] | None = None
+    if state.dunning is not None:
+        dunning = {
+            "started_at": state.dunning.started_at,
+            "retries_done": state.dunning.retries_done,
+            "next_retry_at": next_retry_at(state, config),
+            "unpaid_invoices": [invoice.number for invoice in state.unpaid],
+        }
+    return SubscriptionView(
+        id=state.id,
+        customer=state.customer,
+        app_id=state.plan.app_id,
+        isv_id=state.plan.isv_id,
+        channel_partner_id=state.channel_partner_id,
+        status=state.status,
+        suspension_reason=state.suspension_reason,
+        term_months=state.plan.term_months,
+        term_number=state.term_number,
+        monthly_price_cents=state.plan.monthly_price_cents,
+        payment_method=masked(state.payment_method) if state.payment_method else None,
+        booked_at=state.booked_at,
+        trial_ends_at=state.trial_ends_at,
+        contract_started_at=state.contract_started_at,
+        current_term_start=state.term_started_at,
+        current_term_end=current_term_end(state),
+        current_period_start=period[0] if period else None,
+        current_period_end=period[1] if period else None,
+        next_invoice_at=state.next_invoice_at if state.status == Status.ACTIVE else None,
+        cancel_at=state.cancel_at,
+        suspended_at=state.suspended_at,
+        suspend_ends_at=state.suspend_ends_at,
+        terminated_at=state.terminated_at,
+        dunning=dunning,
+        arrears_cents=sum(
+            invoice.amounts.gross_cents for invoice in state.unpaid if invoice.status == InvoiceStatus.FAILED
+        ),
+        invoices_issued=state.invoices_issued,
+        exports=state.exports,
+        history=state.history,
+    )

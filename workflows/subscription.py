@@ -1,0 +1,453 @@
+"""SubscriptionWorkflow: one customer's subscription to one app, from trial to termination (DESIGN.md §2.2).
+
+Timers (trial end, billing periods, dunning retries, suspend-mode expiry) live in the main loop; Updates
+change state or run the one-off work a command asks for; payment webhooks arrive as signals.
+"""
+
+import contextlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities import names
+    from domain.subscription import rules
+    from domain.subscription.config import SUBSCRIPTIONS
+    from domain.subscription.model import (
+        BookedPlan,
+        BookingRequest,
+        CancelCommand,
+        ChangePaymentMethodCommand,
+        ChargeRequest,
+        ChargeResult,
+        ConnectorAction,
+        ConnectorCall,
+        ConnectorReply,
+        ExportFile,
+        ExportJob,
+        ExportRecord,
+        ExportRequestCommand,
+        Invoice,
+        InvoiceIssue,
+        NotificationRecord,
+        PaymentEvent,
+        PaymentRecord,
+        ReinstateCommand,
+        RevenueShareBooking,
+        SubscriptionRecord,
+        SubscriptionState,
+        SubscriptionStatus,
+        SubscriptionView,
+        SuspensionReason,
+    )
+    from workflows import search_attributes as sa
+    from workflows.refusals import refuse_unless
+
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+PARTNER_SIGNAL = "record_contract_event"
+
+CommandT = TypeVar("CommandT", bound=BaseModel)
+ResultT = TypeVar("ResultT")
+
+
+class SubscriptionInput(BaseModel):
+    """A new booking (request, plan, actor) or a subscription carried over by continue-as-new (state)."""
+
+    subscription_id: str
+    actor: str
+    request: BookingRequest | None = None
+    plan: BookedPlan | None = None
+    state: SubscriptionState | None = None
+
+
+def search_attributes_of(state: SubscriptionState) -> list[SearchAttributePair[str]]:
+    """Ids and status only: names, IBANs and e-mail addresses stay out of visibility."""
+    pairs = [
+        SearchAttributePair(sa.CUSTOMER_ID, state.customer.id),
+        SearchAttributePair(sa.APP_ID, state.plan.app_id),
+        SearchAttributePair(sa.ISV_ID, state.plan.isv_id),
+        SearchAttributePair(sa.SUBSCRIPTION_STATUS, state.status.value),
+    ]
+    if state.channel_partner_id:
+        pairs.append(SearchAttributePair(sa.CHANNEL_PARTNER_ID, state.channel_partner_id))
+    return pairs
+
+
+@workflow.defn
+class SubscriptionWorkflow:
+    @workflow.init
+    def __init__(self, input: SubscriptionInput) -> None:
+        if input.state is not None:
+            self._state = input.state
+            self._carried_over = True
+        else:
+            assert input.request is not None and input.plan is not None, "a booking needs its request and plan"
+            self._state = rules.book(input.subscription_id, input.request, input.plan, input.actor, workflow.now())
+            self._carried_over = False
+        self._changed = False
+        self._inbox: list[PaymentEvent] = []
+        self._published: list[SearchAttributePair[str]] = []
+
+    @workflow.run
+    async def run(self, input: SubscriptionInput) -> SubscriptionView:
+        self._publish()
+        if not self._carried_over:
+            await self._record()
+            await self._connector(ConnectorAction.PROVISION)
+        while self._state.status != SubscriptionStatus.TERMINATED:
+            await self._wait_for_change_or_deadline()
+            await self._handle_payment_events()
+            renewed = await self._do_due_steps()
+            self._publish()
+            if renewed or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._inbox)
+                workflow.continue_as_new(
+                    SubscriptionInput(subscription_id=self._state.id, actor="system", state=self._state)
+                )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return self.view()
+
+    async def _wait_for_change_or_deadline(self) -> None:
+        self._changed = False
+        if rules.due_step(self._state, workflow.now()) is not None or self._inbox:
+            return
+        deadline = rules.next_deadline(self._state)
+        timeout = None if deadline is None else max(deadline - workflow.now(), timedelta(seconds=1))
+        # A timeout is the deadline arriving, which the caller then handles.
+        with contextlib.suppress(TimeoutError):
+            await workflow.wait_condition(
+                lambda: self._changed or bool(self._inbox) or workflow.info().is_continue_as_new_suggested(),
+                timeout=timeout,
+            )
+
+    async def _do_due_steps(self) -> bool:
+        """Performs every step whose time has come; True when the contract renewed (time to continue as new)."""
+        while (step := rules.due_step(self._state, workflow.now())) is not None:
+            now = workflow.now()
+            match step:
+                case rules.Step.TRIAL_END if self._state.payment_method is not None:
+                    rules.start_contract(self._state, "system", now)
+                case rules.Step.TRIAL_END:
+                    rules.transition(self._state, rules.Event.TRIAL_ENDED_WITHOUT_METHOD, "system", now)
+                    await self._suspended()
+                case rules.Step.INVOICE_PERIOD:
+                    await self._bill(rules.issue_period_invoice(self._state, now))
+                case rules.Step.RENEW:
+                    rules.renew(self._state, now)
+                    await self._record()
+                    return True
+                case rules.Step.END_CONTRACT:
+                    rules.transition(self._state, rules.Event.CONTRACT_ENDED, "system", now, "cancelled at term end")
+                    await self._suspended()
+                case rules.Step.DUNNING_RETRY:
+                    await self._retry_unpaid()
+                case rules.Step.SUSPEND_FOR_NON_PAYMENT:
+                    rules.transition(self._state, rules.Event.DUNNING_EXHAUSTED, "system", now, "dunning exhausted")
+                    await self._suspended()
+                case rules.Step.REINSTATE_PAID_UP:
+                    rules.reinstate_after_payment(self._state, "system", now)
+                    await self._reinstated()
+                case rules.Step.TERMINATE:
+                    await self._connector(ConnectorAction.DEPROVISION)
+                    rules.transition(self._state, rules.Event.SUSPEND_MODE_ENDED, "system", now, "data deleted")
+                    await self._record()
+            self._publish()
+        return False
+
+    # --- billing and payments -----------------------------------------------------------------
+
+    async def _bill(self, invoice: Invoice) -> None:
+        await self._activity(
+            names.ISSUE_INVOICE,
+            InvoiceIssue(
+                subscription_id=self._state.id,
+                customer_id=self._state.customer.id,
+                app_id=self._state.plan.app_id,
+                isv_id=self._state.plan.isv_id,
+                channel_partner_id=self._state.channel_partner_id,
+                invoice=invoice,
+                due_at=invoice.issued_at,
+            ),
+        )
+        await self._charge(invoice)
+
+    async def _charge(self, invoice: Invoice) -> rules.PaymentOutcome:
+        method = self._state.payment_method
+        if method is None:
+            return rules.PaymentOutcome.PENDING  # stays open until a method is on file
+        invoice.attempts += 1
+        result = await self._activity(
+            names.CHARGE,
+            ChargeRequest(
+                idempotency_key=rules.charge_key(invoice),
+                subscription_id=self._state.id,
+                invoice_number=invoice.number,
+                amount_cents=invoice.amounts.gross_cents,
+                currency=SUBSCRIPTIONS.currency,
+                method=method,
+                telekom_customer_number=self._state.customer.telekom_customer_number,
+                description=f"{self._state.plan.app_name} {invoice.kind.value} {invoice.number}",
+            ),
+            result_type=ChargeResult,
+        )
+        outcome = rules.apply_charge_result(self._state, invoice, result, workflow.now())
+        await self._after_payment(invoice, outcome)
+        return outcome
+
+    async def _retry_unpaid(self) -> None:
+        assert self._state.dunning is not None
+        self._state.dunning.retries_done += 1
+        rules.note(self._state, "system", "dunning_retry", workflow.now(), f"retry {self._state.dunning.retries_done}")
+        for invoice in list(self._state.unpaid):
+            await self._charge(invoice)
+
+    async def _handle_payment_events(self) -> None:
+        while self._inbox:
+            event = self._inbox.pop(0)
+            outcome, invoice = rules.apply_payment_event(self._state, event, workflow.now())
+            if invoice is not None:
+                await self._after_payment(invoice, outcome)
+
+    async def _after_payment(self, invoice: Invoice, outcome: rules.PaymentOutcome) -> None:
+        if outcome in (rules.PaymentOutcome.IGNORED, rules.PaymentOutcome.PENDING):
+            return
+        now = workflow.now()
+        await self._activity(
+            names.RECORD_PAYMENT,
+            PaymentRecord(
+                invoice_number=invoice.number,
+                payment_id=invoice.payment_id or "",
+                status=invoice.status,
+                at=now,
+                failure_reason=invoice.failure_reason,
+            ),
+        )
+        if outcome == rules.PaymentOutcome.FAILED:
+            await self._notify(
+                f"payment-failed-{invoice.number}-{invoice.attempts}",
+                "payment_failed",
+                f"payment of invoice {invoice.number} failed ({invoice.failure_reason}); "
+                f"next retry {rules.next_retry_at(self._state) or 'none: suspension follows'}",
+            )
+            return
+        if rules.books_revenue(invoice):
+            await self._activity(
+                names.BOOK_REVENUE_SHARE,
+                RevenueShareBooking(
+                    invoice_number=invoice.number,
+                    subscription_id=self._state.id,
+                    isv_id=self._state.plan.isv_id,
+                    app_id=self._state.plan.app_id,
+                    net_cents=invoice.amounts.net_cents,
+                    share_percent=self._state.plan.revenue_share_percent,
+                    share_cents=rules.revenue_share_of(self._state, invoice),
+                    booked_at=now,
+                ),
+            )
+            await self._award_partner_points(invoice)
+
+    async def _award_partner_points(self, invoice: Invoice) -> None:
+        """A subscription sold by a channel partner earns it points once, when it first becomes paid."""
+        partner = self._state.channel_partner_id
+        if partner is None or self._state.partner_points_signalled:
+            return
+        self._state.partner_points_signalled = True
+        event = {
+            "reference_id": f"subscription-{self._state.id}-{self._state.booked_at:%Y%m%d%H%M}",
+            "kind": "marketplace_subscription",
+            "quantity": 1,
+            "monthly_value_cents": self._state.plan.monthly_price_cents,
+            "actor": f"subscription-{self._state.id}",
+        }
+        try:
+            await workflow.get_external_workflow_handle(f"partner-{partner}").signal(PARTNER_SIGNAL, event)
+            rules.note(self._state, "system", "partner_points_signalled", workflow.now(), f"partner-{partner}")
+        except Exception as error:  # no running programme for the partner (yet): keep a note, do not fail
+            detail = f"partner-{partner} not reachable: {error}"
+            rules.note(self._state, "system", "partner_points_pending", workflow.now(), detail)
+            await self._notify(
+                f"partner-points-{partner}", "partner_points_pending", detail, recipient="partner-programme"
+            )
+
+    # --- suspend mode -------------------------------------------------------------------------
+
+    async def _suspended(self) -> None:
+        await self._connector(ConnectorAction.SUSPEND)
+        await self._record()
+        reason = self._state.suspension_reason.value if self._state.suspension_reason else "suspended"
+        await self._notify(
+            f"suspended-{self._state.suspended_at:%Y%m%d%H%M}",
+            "suspended",
+            f"subscription {self._state.id} is in suspend mode ({reason}) until {self._state.suspend_ends_at}; "
+            "the data is kept and can be exported",
+        )
+
+    async def _reinstated(self) -> None:
+        await self._connector(ConnectorAction.REINSTATE)
+        await self._record()
+
+    # --- commands -----------------------------------------------------------------------------
+
+    @workflow.query
+    def view(self) -> SubscriptionView:
+        return rules.view(self._state)
+
+    @workflow.signal
+    def payment_event(self, event: PaymentEvent) -> None:
+        self._inbox.append(event)
+
+    @workflow.update
+    async def cancel(self, command: CancelCommand) -> SubscriptionView:
+        was_trialing = self._state.status == SubscriptionStatus.TRIALING
+        rules.apply_cancel(self._state, command, workflow.now())
+        if was_trialing:
+            await self._suspended()
+        else:
+            await self._record()
+        return self._changed_view()
+
+    @cancel.validator
+    def _validate_cancel(self, command: CancelCommand) -> None:
+        self._check(rules.check_cancel, command)
+
+    @workflow.update
+    async def change_payment_method(self, command: ChangePaymentMethodCommand) -> SubscriptionView:
+        rules.apply_change_payment_method(self._state, command, workflow.now())
+        return self._changed_view()
+
+    @change_payment_method.validator
+    def _validate_change_payment_method(self, command: ChangePaymentMethodCommand) -> None:
+        self._check(rules.check_change_payment_method, command)
+
+    @workflow.update
+    async def request_export(self, command: ExportRequestCommand) -> SubscriptionView:
+        now = workflow.now()
+        rules.note(self._state, command.actor, "export_requested", now, command.export_id)
+        fee = rules.issue_export_fee_invoice(self._state, now)
+        record = ExportRecord(
+            export_id=command.export_id, requested_at=now, requested_by=command.actor, fee_invoice=fee.number
+        )
+        self._state.exports.append(record)
+        await self._bill(fee)
+        reply = await self._connector(ConnectorAction.EXPORT, {"export_id": command.export_id})
+        exported = await self._activity(
+            names.PRODUCE_EXPORT,
+            ExportJob(
+                export_id=command.export_id, subscription_id=self._state.id, requested_at=now, isv_export=reply.body
+            ),
+            result_type=ExportFile,
+        )
+        record.file_name, record.size_bytes = exported.file_name, exported.size_bytes
+        return self._changed_view()
+
+    @request_export.validator
+    def _validate_request_export(self, command: ExportRequestCommand) -> None:
+        self._check(rules.check_export_request, command)
+
+    @workflow.update
+    async def reinstate(self, command: ReinstateCommand) -> SubscriptionView:
+        now = workflow.now()
+        if self._state.suspension_reason == SuspensionReason.NO_PAYMENT_METHOD:
+            rules.start_contract(self._state, command.actor, now)
+            await self._reinstated()
+            return self._changed_view()
+        rules.note(self._state, command.actor, "arrears_payment", now, command.comment)
+        for invoice in list(self._state.unpaid):
+            await self._charge(invoice)
+        if self._state.unpaid:
+            self._changed = True
+            unpaid = [invoice.number for invoice in self._state.unpaid]
+            raise ApplicationError(
+                f"the arrears could not be collected ({', '.join(unpaid)}); the subscription stays suspended",
+                {"unpaid_invoices": unpaid},
+                type="payment_failed",
+                non_retryable=True,
+            )
+        if self._state.status == SubscriptionStatus.SUSPENDED:  # the main loop may have reinstated it already
+            rules.reinstate_after_payment(self._state, command.actor, workflow.now())
+            await self._reinstated()
+        return self._changed_view()
+
+    @reinstate.validator
+    def _validate_reinstate(self, command: ReinstateCommand) -> None:
+        self._check(rules.check_reinstate, command)
+
+    # --- helpers ------------------------------------------------------------------------------
+
+    def _check(self, check: Callable[[SubscriptionState, CommandT], None], command: CommandT) -> None:
+        refuse_unless(check, self._state, command)
+
+    def _changed_view(self) -> SubscriptionView:
+        self._changed = True
+        self._publish()
+        return self.view()
+
+    async def _record(self) -> None:
+        state = self._state
+        await self._activity(
+            names.RECORD_SUBSCRIPTION,
+            SubscriptionRecord(
+                subscription_id=state.id,
+                customer_id=state.customer.id,
+                customer_name=state.customer.name,
+                app_id=state.plan.app_id,
+                isv_id=state.plan.isv_id,
+                channel_partner_id=state.channel_partner_id,
+                status=state.status,
+                suspension_reason=state.suspension_reason,
+                term_months=state.plan.term_months,
+                booked_at=state.booked_at,
+                contract_started_at=state.contract_started_at,
+                cancel_requested_at=state.cancel_requested_at,
+                cancel_at=state.cancel_at,
+                terminated_at=state.terminated_at,
+                updated_at=workflow.now(),
+            ),
+        )
+
+    async def _connector(self, action: ConnectorAction, payload: dict[str, Any] | None = None) -> ConnectorReply:
+        call = ConnectorCall(
+            event_id=str(workflow.uuid4()),
+            app_id=self._state.plan.app_id,
+            action=action,
+            subscription_id=self._state.id,
+            customer_id=self._state.customer.id,
+            occurred_at=workflow.now(),
+            payload=payload or {},
+        )
+        reply: ConnectorReply = await self._activity(names.CALL_CONNECTOR, call, result_type=ConnectorReply)
+        return reply
+
+    async def _notify(self, key: str, kind: str, message: str, recipient: str | None = None) -> None:
+        await self._activity(
+            names.SEND_NOTIFICATION,
+            NotificationRecord(
+                key=f"subscription:{self._state.id}:{self._state.booked_at:%Y%m%d%H%M}:{key}",
+                subject_ref=self._state.id,
+                kind=kind,
+                recipient=recipient or f"customer-{self._state.customer.id}",
+                message=message,
+                at=workflow.now(),
+            ),
+        )
+
+    async def _activity(self, name: str, argument: BaseModel, result_type: type[ResultT] | None = None) -> Any:
+        return await workflow.execute_activity(
+            name,
+            argument,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=ACTIVITY_RETRY,
+            result_type=result_type,
+        )
+
+    def _publish(self) -> None:
+        pairs = search_attributes_of(self._state)
+        if pairs != self._published:
+            workflow.upsert_search_attributes([pair.key.value_set(pair.value) for pair in pairs])
+            self._published = pairs
