@@ -3,9 +3,10 @@
 import asyncio
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
+import httpx
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
@@ -15,13 +16,20 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.billing import BillingActivities
+from activities.connector import ConnectorActivities
 from activities.onboarding import OnboardingActivities
+from activities.payouts import PayoutActivities
+from activities.sandbox_gateway import SandboxGateway
+from activities.subscriptions import SubscriptionActivities
 from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
 from workflows import search_attributes
 from workflows.onboarding import OnboardingWorkflow
+from workflows.payout import PayoutWorkflow
+from workflows.subscription import SubscriptionWorkflow
 
-WORKFLOWS = [OnboardingWorkflow]
+WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow]
 
 # Pure modules shared with the workflows; passing them through keeps the sandbox from re-importing
 # pydantic models (and the e-mail validator they load lazily) for every run.
@@ -40,30 +48,56 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
 
 
 class PartnerflowWorker(Worker):
-    """A worker that owns the store engine its activities use and closes it when it stops."""
+    """A worker that owns the resources its activities use (store engine, HTTP client) and closes them."""
 
-    def __init__(self, client: Client, *, engine: AsyncEngine, **options: Any) -> None:
+    def __init__(self, client: Client, *, closers: list[Callable[[], Awaitable[None]]], **options: Any) -> None:
         super().__init__(client, **options)
-        self._engine = engine
+        self._closers = closers
 
     async def run(self) -> None:
         try:
             await super().run()
         finally:
-            await self._engine.dispose()
+            for close in self._closers:
+                await close()
 
 
 def create_worker(client: Client, settings: Settings | None = None) -> Worker:
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
-    onboarding = OnboardingActivities(create_session_factory(engine))
+    sessions = create_session_factory(engine)
+    http = httpx.AsyncClient(timeout=settings.connector_timeout_seconds)
+    gateway = SandboxGateway(
+        sessions, webhook_secret=settings.payment_webhook_secret, webhook_url=settings.payment_webhook_url, http=http
+    )
+    onboarding = OnboardingActivities(sessions)
+    billing = BillingActivities(sessions, gateway)
+    subscriptions = SubscriptionActivities(sessions, settings.exports_path)
+    connector = ConnectorActivities(sessions, http, settings.connector_signing_secret)
+    payouts = PayoutActivities(sessions, gateway)
     return PartnerflowWorker(
         client,
-        engine=engine,
+        closers=[http.aclose, engine.dispose],
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
         workflow_runner=workflow_runner(),
-        activities=[onboarding.register_isv, onboarding.record_step, onboarding.send_notice, onboarding.publish_app],
+        activities=[
+            onboarding.register_isv,
+            onboarding.record_step,
+            onboarding.send_notice,
+            onboarding.publish_app,
+            billing.issue_invoice,
+            billing.charge,
+            billing.record_payment,
+            billing.book_revenue_share,
+            subscriptions.record_subscription,
+            subscriptions.send_notification,
+            subscriptions.produce_export,
+            connector.call,
+            connector.test,
+            payouts.prepare_statements,
+            payouts.transfer,
+        ],
     )
 
 

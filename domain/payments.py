@@ -81,6 +81,7 @@ def masked(method: DirectDebit | PhoneBill | TokenizedMethod) -> str:
         case DirectDebit(iban=iban):
             return f"direct_debit {iban[:4]}…{iban[-4:]}"
         case TokenizedMethod(type=kind, token=token):
-            return f"{kind.value} …{token[-4:]}"
+            # Tokens may be as short as 3 characters: show the last 4 only when at least as many stay hidden.
+            return f"{kind.value} …{token[-4:] if len(token) >= 8 else ''}"
         case _:
             return method.type.value

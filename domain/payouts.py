@@ -1,10 +1,10 @@
 """Monthly payouts: each ISV's revenue shares of a month, summed into one statement and transferred once."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints, field_validator
 
 from domain.billing_calendar import month_key, previous_month
 
@@ -38,6 +38,12 @@ class PayoutStatementView(BaseModel):
     transfer_id: str | None
     created_at: datetime
     transferred_at: datetime | None
+
+    @field_validator("created_at", "transferred_at")
+    @classmethod
+    def _utc(cls, moment: datetime | None) -> datetime | None:
+        # Built from store rows too (`from_attributes`), and SQLite hands back naive datetimes of UTC.
+        return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 # --- months, ids and the statement rules -------------------------------------------------------

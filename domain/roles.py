@@ -20,6 +20,8 @@ class Action(StrEnum):
     ONBOARDING_COMMAND = "onboarding.command"
     ONBOARDING_READ = "onboarding.read"
     CATALOGUE_READ = "catalogue.read"
+    PAYOUT_READ = "payout.read"
+    PAYOUT_RUN = "payout.run"
 
 
 # Roles whose reads are limited to their own tenant's objects.
@@ -30,6 +32,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ONBOARDING_COMMAND: frozenset({Role.ADMIN, Role.PARTNER_MANAGER}),
     Action.ONBOARDING_READ: frozenset({Role.ADMIN, Role.PARTNER_MANAGER, Role.AUDITOR, Role.ISV}),
     Action.CATALOGUE_READ: frozenset(Role),
+    # ISVs read their own statements only (the API forces the filter to the caller's ISV).
+    Action.PAYOUT_READ: frozenset({Role.ADMIN, Role.AUDITOR, Role.ISV}),
+    Action.PAYOUT_RUN: frozenset({Role.ADMIN}),
 }
 
 

@@ -131,10 +131,12 @@ class SubscriptionWorkflow:
         while (step := rules.due_step(self._state, workflow.now())) is not None:
             now = workflow.now()
             match step:
+                # Timer-driven changes take effect at their scheduled instant, not when the timer was served.
                 case rules.Step.TRIAL_END if self._state.payment_method is not None:
-                    rules.start_contract(self._state, "system", now)
+                    rules.start_contract(self._state, "system", self._state.trial_ends_at)
                 case rules.Step.TRIAL_END:
-                    rules.transition(self._state, rules.Event.TRIAL_ENDED_WITHOUT_METHOD, "system", now)
+                    ended = self._state.trial_ends_at
+                    rules.transition(self._state, rules.Event.TRIAL_ENDED_WITHOUT_METHOD, "system", ended)
                     await self._suspended()
                 case rules.Step.INVOICE_PERIOD:
                     await self._bill(rules.issue_period_invoice(self._state, now))
@@ -143,7 +145,8 @@ class SubscriptionWorkflow:
                     await self._record()
                     return True
                 case rules.Step.END_CONTRACT:
-                    rules.transition(self._state, rules.Event.CONTRACT_ENDED, "system", now, "cancelled at term end")
+                    ended = self._state.cancel_at or now
+                    rules.transition(self._state, rules.Event.CONTRACT_ENDED, "system", ended, "cancelled at term end")
                     await self._suspended()
                 case rules.Step.DUNNING_RETRY:
                     await self._retry_unpaid()
@@ -155,7 +158,8 @@ class SubscriptionWorkflow:
                     await self._reinstated()
                 case rules.Step.TERMINATE:
                     await self._connector(ConnectorAction.DEPROVISION)
-                    rules.transition(self._state, rules.Event.SUSPEND_MODE_ENDED, "system", now, "data deleted")
+                    ended = self._state.suspend_ends_at or now
+                    rules.transition(self._state, rules.Event.SUSPEND_MODE_ENDED, "system", ended, "data deleted")
                     await self._record()
             self._publish()
         return False

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from domain.billing_calendar import period_start, periods_in_term, term_end
+from domain.billing_calendar import add_months, periods_in_term
 from domain.errors import CommandRefused
 from domain.money import invoice_amounts, revenue_share_cents
 from domain.payments import masked
@@ -131,9 +131,18 @@ def next_retry_at(state: SubscriptionState, config: SubscriptionConfig = SUBSCRI
 
 
 def current_term_end(state: SubscriptionState) -> datetime | None:
-    if state.term_started_at is None:
+    """Anchored on the contract's first day, so a term ending on a short month does not move later terms."""
+    if state.contract_started_at is None or state.term_number == 0:
         return None
-    return term_end(state.term_started_at, state.plan.term_months)
+    start = state.contract_started_at
+    return add_months(start, state.term_number * state.plan.term_months, anchor_day=start.day)
+
+
+def billing_period_start(state: SubscriptionState, index: int, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime:
+    """Start of period `index` of the current term, on the contract's own day of the month."""
+    assert state.term_started_at is not None and state.contract_started_at is not None
+    months = index * config.billing_period_months
+    return add_months(state.term_started_at, months, anchor_day=state.contract_started_at.day)
 
 
 def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS) -> Step | None:
@@ -197,10 +206,9 @@ def start_contract(state: SubscriptionState, actor: str, now: datetime) -> None:
 def issue_period_invoice(
     state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS
 ) -> Invoice:
-    assert state.term_started_at is not None
-    start = period_start(state.term_started_at, state.period_index, config.billing_period_months)
+    start = billing_period_start(state, state.period_index, config)
     state.period_index += 1
-    end = period_start(state.term_started_at, state.period_index, config.billing_period_months)
+    end = billing_period_start(state, state.period_index, config)
     state.next_invoice_at = end
     return _issue(state, InvoiceKind.PERIOD, state.plan.monthly_price_cents, now, start, end, config)
 
@@ -333,9 +341,8 @@ def reinstate_after_payment(state: SubscriptionState, actor: str, now: datetime)
     """Arrears paid in suspend mode: the contract goes on; periods that fell in the suspension are not billed."""
     transition(state, Event.REINSTATED, actor, now, "arrears paid")
     state.dunning = None
-    assert state.term_started_at is not None
     while True:
-        start = period_start(state.term_started_at, state.period_index, SUBSCRIPTIONS.billing_period_months)
+        start = billing_period_start(state, state.period_index)
         periods = periods_in_term(state.plan.term_months, SUBSCRIPTIONS.billing_period_months)
         if start >= now or state.period_index >= periods:
             state.next_invoice_at = max(start, now)
@@ -427,8 +434,8 @@ def view(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -
     period: tuple[datetime, datetime] | None = None
     if state.term_started_at is not None and state.period_index > 0:
         period = (
-            period_start(state.term_started_at, state.period_index - 1, config.billing_period_months),
-            period_start(state.term_started_at, state.period_index, config.billing_period_months),
+            billing_period_start(state, state.period_index - 1, config),
+            billing_period_start(state, state.period_index, config),
         )
     dunning: dict[str, Any] | None = None
     if state.dunning is not None:

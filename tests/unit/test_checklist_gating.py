@@ -2,10 +2,10 @@
 
 import pytest
 
+from domain.errors import CommandRefused
 from domain.onboarding import rules
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from domain.onboarding.model import AdvanceCommand, ChecklistCommand, RejectCommand, SetTermsCommand
-from domain.errors import CommandRefused
 
 from .builders import ACTOR, T0, advance, at, checklist_items, new_onboarding, onboarding_in, terms, tick
 

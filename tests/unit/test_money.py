@@ -130,3 +130,7 @@ def test_percentages_given_as_floats_are_taken_at_their_decimal_value_not_their_
     assert percent_of(1_012, 12.5) == 127
     assert percent_of(50, 1.1) == 1  # 0.55
     assert percent_of(5, 10.1) == 1  # 0.505
+    # 33.3 and 22.7 are slightly below their decimal value in binary: 500 cents must still give 166.5 -> 167.
+    assert percent_of(500, 33.3) == 167
+    assert revenue_share_cents(500, 22.7) == 114  # 113.5
+    assert revenue_share_cents(500, 0.3) == 2  # 1.5

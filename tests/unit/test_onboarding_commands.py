@@ -3,6 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
+from domain.errors import CommandRefused
 from domain.onboarding import rules
 from domain.onboarding.config import StageId
 from domain.onboarding.model import (
@@ -13,7 +14,6 @@ from domain.onboarding.model import (
     RejectCommand,
     ResumeCommand,
 )
-from domain.errors import CommandRefused
 from domain.onboarding.sla import SlaStatus
 
 from .builders import ACTOR, PM, T0, advance, at, days, hold, new_onboarding, onboarding_in, resume

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
+from domain.errors import CommandRefused
 from domain.onboarding import rules
 from domain.onboarding.config import ONBOARDING, StageId
 from domain.onboarding.model import AdvanceCommand, OnboardingStatus, RejectCommand
-from domain.errors import CommandRefused
 from domain.onboarding.sla import SlaStatus
 
 from .builders import ACTOR, T0, advance, at, days, hold, meet_exit_criteria, new_onboarding, onboarding_in, tick

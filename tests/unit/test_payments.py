@@ -17,7 +17,7 @@ from domain.payments import (
     normalize_iban,
 )
 
-METHOD: TypeAdapter[DirectDebit | PhoneBill | TokenizedMethod] = TypeAdapter(PaymentMethod)
+METHOD: TypeAdapter[DirectDebit | PhoneBill | TokenizedMethod] = TypeAdapter(PaymentMethod)  # type: ignore[arg-type]
 
 # Published example IBANs (IBAN registry / national banks).
 VALID_IBANS = {
@@ -327,3 +327,12 @@ def test_a_masked_token_never_reveals_the_full_token_whatever_its_length(kind, l
 
 def test_a_masked_phone_bill_is_just_its_type():
     assert masked(PhoneBill(type=PaymentMethodType.PHONE_BILL)) == "phone_bill"
+
+
+@pytest.mark.parametrize("token", ["abc", "abcd", "abcdefg"])
+def test_a_short_token_is_masked_completely(token):
+    assert masked(TokenizedMethod(type=PaymentMethodType.CREDIT_CARD, token=token)) == "credit_card …"
+
+
+def test_a_token_of_eight_characters_shows_its_last_four():
+    assert masked(TokenizedMethod(type=PaymentMethodType.PAYPAL, token="abcd1234")) == "paypal …1234"

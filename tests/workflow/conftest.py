@@ -21,6 +21,7 @@ from domain.onboarding.model import (
 )
 from settings import Settings
 from tests.conftest import test_settings
+from tests.workflow.subscription_harness import subs  # noqa: F401  (the subscription fixture)
 from worker import create_worker
 from workflows.onboarding import OnboardingInput, OnboardingWorkflow
 

@@ -1,0 +1,163 @@
+"""The ISV connector: HMAC-signed calls to an app's provisioning endpoint, or the embedded local connector.
+
+Idempotent by event id: a call whose event id has a recorded answer returns that answer without calling
+again, and the ISV gets the event id in a header to apply a repeated delivery once.
+"""
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import names
+from activities.subscriptions import insert_once
+from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply
+from store import models
+
+LOCAL = "local"  # apps.provisioning_endpoint of apps served by the embedded local connector (as is None)
+RETRYABLE_STATUSES = frozenset({408, 425, 429})  # besides every 5xx: the ISV asks us to come back later
+
+
+def request_body(call: ConnectorCall) -> bytes:
+    """event_id, action, app_id, subscription_id, customer_id, occurred_at, payload, as JSON."""
+    return json.dumps(call.model_dump(mode="json"), separators=(",", ":")).encode()
+
+
+def local_reply(call: ConnectorCall) -> dict[str, Any]:
+    """What the embedded local connector answers: an acknowledgement, and for `export` the app's data."""
+    reply: dict[str, Any] = {"status": "ok", "connector": LOCAL, "event_id": call.event_id, "action": call.action.value}
+    if call.action == ConnectorAction.EXPORT:
+        reply["data"] = {
+            "app_id": call.app_id,
+            "customer_id": call.customer_id,
+            "subscription_id": call.subscription_id,
+            "exported_at": call.occurred_at.isoformat(),
+            "records": [{"type": "workspace", "id": f"{call.customer_id}-{call.app_id}", "users": 1}],
+        }
+    return reply
+
+
+def reply_body(text: str | None) -> dict[str, Any]:
+    """An answer's JSON object; any other body is kept as text."""
+    if not text:
+        return {}
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {"text": text[:2000]}
+    return parsed if isinstance(parsed, dict) else {"value": parsed}
+
+
+class ConnectorActivities:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, signing_secret: str
+    ) -> None:
+        self._sessions = sessions
+        self._http = http  # its timeout bounds each call (settings.connector_timeout_seconds)
+        self._secret = signing_secret
+
+    @activity.defn(name=names.CALL_CONNECTOR)
+    async def call(self, call: ConnectorCall) -> ConnectorReply:
+        """Tells the app's registered endpoint about `call`.
+
+        5xx, 408/425/429, timeouts and connection errors raise a retryable `connector_unavailable`, so
+        Temporal's activity retry delivers the same event id again with backoff; any other answer that is not
+        2xx raises a non-retryable `connector_rejected`.
+        """
+        return await self._deliver(call, await self._endpoint_of(call.app_id))
+
+    @activity.defn(name=names.TEST_CONNECTOR)
+    async def test(self, call: ConnectorCall) -> ConnectorReply:
+        """A signed test call to `call.payload["endpoint"]` (the app is not published yet; absent: local).
+
+        Fails fast: any failure raises a non-retryable `connector_test_failed` naming endpoint and cause.
+        """
+        endpoint = call.payload.get("endpoint")
+        try:
+            return await self._deliver(call, str(endpoint) if endpoint else None)
+        except ApplicationError as error:
+            raise ApplicationError(
+                f"connector test of {endpoint or LOCAL} failed: {error.message}",
+                type="connector_test_failed",
+                non_retryable=True,
+            ) from error
+
+    async def _endpoint_of(self, app_id: str) -> str | None:
+        async with self._sessions() as session:
+            app = await session.scalar(select(models.App).where(models.App.id == app_id))
+        if app is None:
+            raise ApplicationError(f"app {app_id} is not in the catalogue", type="unknown_app", non_retryable=True)
+        return app.provisioning_endpoint
+
+    async def _deliver(self, call: ConnectorCall, endpoint: str | None) -> ConnectorReply:
+        recorded = await self._recorded(call.event_id)
+        if recorded is not None:
+            return recorded
+        body = request_body(call)
+        if endpoint is None or endpoint == LOCAL:
+            return await self._record(call, LOCAL, body, 200, json.dumps(local_reply(call)))
+        response = await self._post(endpoint, call.event_id, body)
+        return await self._record(call, endpoint, body, response.status_code, response.text)
+
+    async def _post(self, endpoint: str, event_id: str, body: bytes) -> httpx.Response:
+        headers = {
+            "Content-Type": "application/json",
+            SIGNATURE_HEADER: sign(self._secret, int(time.time()), body),
+            EVENT_ID_HEADER: event_id,
+        }
+        try:
+            response = await self._http.post(endpoint, content=body, headers=headers)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:
+            raise ApplicationError(
+                f"{endpoint} is not a usable URL: {error}", type="connector_misconfigured", non_retryable=True
+            ) from error
+        except httpx.HTTPError as error:
+            raise ApplicationError(
+                f"{endpoint} is unreachable: {type(error).__name__} {error}".rstrip(), type="connector_unavailable"
+            ) from error
+        status = response.status_code
+        activity.logger.info("connector %s -> %s", endpoint, status)
+        if response.is_success:
+            return response
+        if status >= 500 or status in RETRYABLE_STATUSES:
+            raise ApplicationError(f"{endpoint} answered HTTP {status}", type="connector_unavailable")
+        raise ApplicationError(
+            f"{endpoint} answered HTTP {status}: {response.text[:200]}", type="connector_rejected", non_retryable=True
+        )
+
+    async def _recorded(self, event_id: str) -> ConnectorReply | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(models.ConnectorCallRow).where(models.ConnectorCallRow.event_id == event_id)
+            )
+        if row is None or row.status_code is None:
+            return None
+        return ConnectorReply(status_code=row.status_code, body=reply_body(row.response_body))
+
+    async def _record(
+        self, call: ConnectorCall, endpoint: str, body: bytes, status: int, answer: str
+    ) -> ConnectorReply:
+        row = models.ConnectorCallRow(
+            event_id=call.event_id,
+            app_id=call.app_id,
+            action=call.action.value,
+            subscription_id=call.subscription_id,
+            endpoint=endpoint,
+            request_body=body.decode(),
+            status_code=status,
+            response_body=answer,
+            created_at=datetime.now(UTC),
+        )
+        if not await insert_once(self._sessions, row):
+            # A concurrent delivery of this event recorded its answer first: that answer stands.
+            recorded = await self._recorded(call.event_id)
+            if recorded is not None:
+                return recorded
+        return ConnectorReply(status_code=status, body=reply_body(answer))

@@ -1,0 +1,119 @@
+"""Payout side effects: a month's statements from the revenue ledger, and their transfers through the gateway."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from activities import names
+from activities.payment_gateway import PaymentGateway
+from domain import payouts
+from domain.payouts import LedgerTotal, PayoutStatementView, StatementStatus, TransferStatus
+from store import models
+
+
+def statement_view(row: models.PayoutStatement) -> PayoutStatementView:
+    return PayoutStatementView.model_validate(row, from_attributes=True)
+
+
+class PayoutActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], gateway: PaymentGateway) -> None:
+        self._sessions = sessions
+        self._gateway = gateway
+
+    @activity.defn(name=names.PREPARE_PAYOUT_STATEMENTS)
+    async def prepare_statements(self, month: str) -> list[PayoutStatementView]:
+        """One statement per ISV with revenue shares in `month`; a re-run keeps what earlier runs made.
+
+        Two runs racing on a new statement meet the unique (isv, month) key: the loser's transaction fails and
+        Temporal retries it, and the retry finds the winner's row.
+        """
+        async with self._sessions.begin() as session:
+            rows = {row.isv_id: row for row in await self._statement_rows(session, month)}
+            plan = payouts.plan_statements(
+                await self._ledger_totals(session, month), {isv: statement_view(row) for isv, row in rows.items()}
+            )
+            now = datetime.now(UTC)
+            for total in plan.create:
+                session.add(
+                    models.PayoutStatement(
+                        isv_id=total.isv_id,
+                        month=month,
+                        amount_cents=total.amount_cents,
+                        entries=total.entries,
+                        status=StatementStatus.PREPARED.value,
+                        created_at=now,
+                    )
+                )
+            for total in plan.update:
+                rows[total.isv_id].amount_cents = total.amount_cents
+                rows[total.isv_id].entries = total.entries
+            await session.flush()
+            statements = [statement_view(row) for row in await self._statement_rows(session, month)]
+        for late in plan.unsettled:
+            activity.logger.warning(
+                "payout %s of %s is closed; %d later ledger entries (%d cents) are not in it",
+                month,
+                late.isv_id,
+                late.entries,
+                late.amount_cents,
+            )
+        return statements
+
+    @activity.defn(name=names.TRANSFER_PAYOUT)
+    async def transfer(self, statement: PayoutStatementView) -> PayoutStatementView:
+        """Transfers a statement once: the gateway's idempotency key holds across retries and re-runs."""
+        async with self._sessions() as session:
+            row = await self._statement_row(session, statement)
+            if row.status in payouts.SETTLED:
+                return statement_view(row)
+            request = payouts.transfer_request(statement_view(row))
+        # No transaction is open during the call: the gateway writes to the store itself (SQLite has one writer).
+        result = await self._gateway.transfer(request)
+        async with self._sessions.begin() as session:
+            row = await self._statement_row(session, statement)
+            row.transfer_id = result.transfer_id
+            if result.status == TransferStatus.SUCCEEDED:
+                row.status = StatementStatus.TRANSFERRED.value
+                row.transferred_at = datetime.now(UTC)
+            else:
+                row.status = StatementStatus.FAILED.value
+                activity.logger.warning(
+                    "payout %s to %s failed: %s", row.month, row.isv_id, result.failure_reason or "no reason given"
+                )
+            return statement_view(row)
+
+    @staticmethod
+    async def _ledger_totals(session: AsyncSession, month: str) -> list[LedgerTotal]:
+        ledger = models.RevenueShare
+        query = (
+            select(ledger.isv_id, func.sum(ledger.share_cents), func.count())
+            .where(ledger.month == month)
+            .group_by(ledger.isv_id)
+            .order_by(ledger.isv_id)
+        )
+        return [
+            LedgerTotal(isv_id=isv_id, amount_cents=int(amount), entries=int(entries))
+            for isv_id, amount, entries in (await session.execute(query)).all()
+        ]
+
+    @staticmethod
+    async def _statement_rows(session: AsyncSession, month: str) -> list[models.PayoutStatement]:
+        query = (
+            select(models.PayoutStatement)
+            .where(models.PayoutStatement.month == month)
+            .order_by(models.PayoutStatement.isv_id)
+        )
+        return list((await session.scalars(query)).all())
+
+    @staticmethod
+    async def _statement_row(session: AsyncSession, statement: PayoutStatementView) -> models.PayoutStatement:
+        row = await session.scalar(
+            select(models.PayoutStatement).where(
+                models.PayoutStatement.isv_id == statement.isv_id, models.PayoutStatement.month == statement.month
+            )
+        )
+        if row is None:
+            raise LookupError(f"no payout statement for {statement.isv_id} in {statement.month}")
+        return row

@@ -1,0 +1,187 @@
+"""Subscription side effects: the store's copy of a subscription, notifications, and customer data exports.
+
+Also the store helpers the subscription's other activities (billing, connector, sandbox gateway) share.
+"""
+
+import csv
+import io
+import json
+import os
+import re
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities import names
+from domain.subscription.model import ExportFile, ExportJob, NotificationRecord, SubscriptionRecord
+from store import models
+
+EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # becomes a file name: no paths
+INVOICE_COLUMNS = (
+    "number",
+    "kind",
+    "period_start",
+    "period_end",
+    "issued_at",
+    "due_at",
+    "net_cents",
+    "vat_cents",
+    "gross_cents",
+    "currency",
+    "status",
+    "paid_at",
+    "payment_id",
+    "failure_reason",
+)
+SUBSCRIPTION_COLUMNS = tuple(name for name in SubscriptionRecord.model_fields if name != "updated_at")
+
+
+async def insert_once(sessions: async_sessionmaker[AsyncSession], row: models.Base) -> bool:
+    """Inserts `row` unless its unique key is taken; True if this call wrote it.
+
+    Activities run at least once, so a retry finds the row of an earlier attempt and leaves it be.
+    """
+    try:
+        async with sessions.begin() as session:
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; everything stored is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _row_values(row: models.Base, columns: tuple[str, ...]) -> dict[str, Any]:
+    values = {name: getattr(row, name) for name in columns}
+    return {name: as_utc(value) if isinstance(value, datetime) else value for name, value in values.items()}
+
+
+class SubscriptionActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], exports_path: Path) -> None:
+        self._sessions = sessions
+        self._exports_path = exports_path
+
+    @activity.defn(name=names.RECORD_SUBSCRIPTION)
+    async def record_subscription(self, record: SubscriptionRecord) -> None:
+        """Upserts the row of this booking; an older snapshot (a late retry) never overwrites a newer one."""
+        values = record.model_dump()
+        values["status"] = record.status.value
+        values["suspension_reason"] = record.suspension_reason.value if record.suspension_reason else None
+        for attempt in range(2):
+            try:
+                async with self._sessions.begin() as session:
+                    row = await session.scalar(
+                        select(models.Subscription).where(
+                            models.Subscription.subscription_id == record.subscription_id,
+                            models.Subscription.booked_at == record.booked_at,
+                        )
+                    )
+                    if row is None:
+                        session.add(models.Subscription(**values))
+                    elif as_utc(row.updated_at) <= record.updated_at:
+                        for name, value in values.items():
+                            setattr(row, name, value)
+                return
+            except IntegrityError:
+                # A concurrent attempt inserted the row between our read and write: update it instead.
+                if attempt:
+                    raise
+
+    @activity.defn(name=names.SEND_NOTIFICATION)
+    async def send_notification(self, note: NotificationRecord) -> None:
+        row = models.Notification(
+            key=note.key,
+            subject_ref=note.subject_ref,
+            kind=note.kind,
+            recipient=note.recipient,
+            message=note.message,
+            created_at=note.at,
+        )
+        if await insert_once(self._sessions, row):
+            activity.logger.info("notified %s: %s", note.recipient, note.message)
+
+    @activity.defn(name=names.PRODUCE_EXPORT)
+    async def produce_export(self, job: ExportJob) -> ExportFile:
+        """Writes `<export_id>.zip` (subscription, invoices as JSON and CSV, the ISV's export) once per export id."""
+        if not EXPORT_ID_PATTERN.fullmatch(job.export_id):
+            raise ApplicationError(f"export id {job.export_id!r} is not a safe file name", non_retryable=True)
+        file_name = f"{job.export_id}.zip"
+        path = self._exports_path / file_name
+        async with self._sessions() as session:
+            existing = await session.get(models.Export, job.export_id)
+        if existing is not None and path.exists():
+            return ExportFile(export_id=job.export_id, file_name=existing.file_name, size_bytes=existing.size_bytes)
+
+        archive = _zip(await self._export_files(job), job.requested_at)
+        self._exports_path.mkdir(parents=True, exist_ok=True)
+        # Write then rename, so a download never sees half a file.
+        partial = path.with_suffix(".zip.partial")
+        partial.write_bytes(archive)
+        os.replace(partial, path)
+        row = models.Export(
+            export_id=job.export_id,
+            subscription_id=job.subscription_id,
+            file_name=file_name,
+            size_bytes=len(archive),
+            created_at=job.requested_at,
+        )
+        await insert_once(self._sessions, row)
+        return ExportFile(export_id=job.export_id, file_name=file_name, size_bytes=len(archive))
+
+    async def _export_files(self, job: ExportJob) -> dict[str, bytes]:
+        async with self._sessions() as session:
+            subscription = await session.scalar(
+                select(models.Subscription)
+                .where(models.Subscription.subscription_id == job.subscription_id)
+                .order_by(models.Subscription.booked_at.desc())
+                .limit(1)
+            )
+            invoices = (
+                await session.scalars(
+                    select(models.InvoiceRow)
+                    .where(models.InvoiceRow.subscription_id == job.subscription_id)
+                    .order_by(models.InvoiceRow.issued_at, models.InvoiceRow.number)
+                )
+            ).all()
+        invoice_rows = [_row_values(invoice, INVOICE_COLUMNS) for invoice in invoices]
+        return {
+            "subscription.json": _json(_row_values(subscription, SUBSCRIPTION_COLUMNS) if subscription else None),
+            "invoices.json": _json(invoice_rows),
+            "invoices.csv": _csv(invoice_rows),
+            "isv_export.json": _json(job.isv_export),
+        }
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(to_jsonable_python(value), indent=2, ensure_ascii=False).encode()
+
+
+def _csv(rows: list[dict[str, Any]]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=INVOICE_COLUMNS)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow(
+            {name: value.isoformat() if isinstance(value, datetime) else value for name, value in row.items()}
+        )
+    return buffer.getvalue().encode()
+
+
+def _zip(files: dict[str, bytes], stamped: datetime) -> bytes:
+    """A ZIP whose entries carry the request's time, so producing the same export again gives the same bytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(zipfile.ZipInfo(name, date_time=stamped.timetuple()[:6]), content, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
