@@ -75,6 +75,7 @@ class OnboardingActivities:
             app.trial_days = publication.terms.trial_days
             app.listing_fee_cents = publication.terms.listing_fee_cents
             app.onboarding_id = publication.onboarding_id
+            app.provisioning_endpoint = publication.provisioning_endpoint
             app.plans = [
                 models.AppPlan(term_months=plan.term_months, monthly_price_cents=plan.monthly_price_cents)
                 for plan in publication.terms.plans

@@ -12,10 +12,12 @@ from typing import TypeVar
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.onboarding import rules
+    from domain.onboarding.config import CONNECTOR_TEST_ITEM
     from domain.onboarding.model import (
         AdvanceCommand,
         AppPublication,
@@ -34,10 +36,12 @@ with workflow.unsafe.imports_passed_through():
         ResumeCommand,
         SetTermsCommand,
     )
+    from domain.subscription.model import ConnectorAction, ConnectorCall
     from workflows import search_attributes as sa
     from workflows.refusals import refuse_unless
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+CONNECTOR_TEST_PATCH = "connector-test-call"
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
@@ -125,11 +129,40 @@ class OnboardingWorkflow:
 
     @workflow.update
     async def complete_item(self, command: ChecklistCommand) -> OnboardingView:
+        # Executions started before the connector test became a real call replay without it.
+        if command.item == CONNECTOR_TEST_ITEM and workflow.patched(CONNECTOR_TEST_PATCH):
+            await self._test_connector()
         return await self._applied(rules.apply_complete_item(self._state, command, workflow.now()))
 
     @complete_item.validator
     def _validate_complete_item(self, command: ChecklistCommand) -> None:
-        self._check(rules.check_checklist, command)
+        self._check(rules.check_connector_test, command)
+
+    async def _test_connector(self) -> None:
+        """A signed test call to the registered endpoint; a failure refuses the tick with its cause."""
+        call = ConnectorCall(
+            event_id=str(workflow.uuid4()),
+            app_id=self._state.app.id,
+            action=ConnectorAction.TEST,
+            occurred_at=workflow.now(),
+            payload={"endpoint": self._state.provisioning_endpoint, "onboarding_id": self._state.id},
+        )
+        try:
+            await workflow.execute_activity(
+                names.TEST_CONNECTOR,
+                call,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=2),
+            )
+        except ActivityError as failed:
+            cause = failed.cause
+            message = cause.message if isinstance(cause, ApplicationError) else str(cause or failed)
+            raise ApplicationError(
+                message,
+                {"item": CONNECTOR_TEST_ITEM, "endpoint": self._state.provisioning_endpoint},
+                type="connector_test_failed",
+                non_retryable=True,
+            ) from failed
 
     @workflow.update
     async def undo_item(self, command: ChecklistCommand) -> OnboardingView:
@@ -160,6 +193,7 @@ class OnboardingWorkflow:
                     app=self._state.app,
                     terms=self._state.terms,
                     at=workflow.now(),
+                    provisioning_endpoint=self._state.provisioning_endpoint,
                 ),
             )
         return await self._applied(entry)

@@ -70,6 +70,12 @@ class OnboardingConfig(BaseModel):
         return None
 
 
+# Checklist items with behaviour of their own: registering the endpoint records it; the connector
+# test is ticked only by a signed test call to that endpoint that succeeds.
+ENDPOINT_ITEM = "provisioning_endpoint_registered"
+CONNECTOR_TEST_ITEM = "connector_test_passed"
+
+
 def _criterion(id: str, title: str, source: CriterionSource = CriterionSource.CHECKLIST) -> Criterion:
     return Criterion(id=id, title=title, source=source)
 
@@ -112,8 +118,8 @@ ONBOARDING = OnboardingConfig(
             title="Integration",
             budget=timedelta(days=14),
             criteria=(
-                _criterion("provisioning_endpoint_registered", "Provisioning endpoint registered"),
-                _criterion("connector_test_passed", "Connector test passed"),
+                _criterion(ENDPOINT_ITEM, "Provisioning endpoint registered"),
+                _criterion(CONNECTOR_TEST_ITEM, "Connector test passed"),
                 _criterion("billing_integration_tested", "Billing integration tested"),
                 _criterion("sso_tested", "SSO tested"),
             ),

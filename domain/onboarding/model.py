@@ -88,6 +88,7 @@ class OnboardingState(BaseModel):
     clock: SlaClock
     ticked: dict[str, TickedItem] = Field(default_factory=dict)
     terms: CommercialTerms | None = None
+    provisioning_endpoint: str | None = None
     reminded_stages: list[StageId] = Field(default_factory=list)
     escalated: bool = False
     history: list[HistoryEntry] = Field(default_factory=list)
@@ -107,9 +108,14 @@ class Command(BaseModel):
     actor: str
 
 
+Endpoint = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(local|https?://[^\s]{3,490})$")]
+
+
 class ChecklistCommand(Command):
     item: str
     comment: Comment | None = None
+    # For `provisioning_endpoint_registered`: the ISV's endpoint URL, or "local" for the embedded connector.
+    value: Endpoint | None = None
 
 
 class SetTermsCommand(Command):
@@ -178,6 +184,7 @@ class OnboardingView(BaseModel):
     unmet_criteria: list[str]
     checklist: list[StageChecklistView]
     commercial_terms: CommercialTerms | None
+    provisioning_endpoint: str | None = None
     notifications: list[Notification]
     history: list[HistoryEntry]
 
@@ -207,3 +214,4 @@ class AppPublication(BaseModel):
     app: AppProfile
     terms: CommercialTerms
     at: datetime
+    provisioning_endpoint: str | None = None

@@ -6,7 +6,14 @@ Workflow validators call the `check_*` functions; handlers call the matching `ap
 from datetime import datetime
 
 from domain.errors import CommandRefused
-from domain.onboarding.config import ONBOARDING, CriterionSource, OnboardingConfig, StageId
+from domain.onboarding.config import (
+    CONNECTOR_TEST_ITEM,
+    ENDPOINT_ITEM,
+    ONBOARDING,
+    CriterionSource,
+    OnboardingConfig,
+    StageId,
+)
 from domain.onboarding.model import (
     AdvanceCommand,
     ChecklistCommand,
@@ -29,6 +36,8 @@ from domain.onboarding.model import (
     TickedItem,
 )
 from domain.onboarding.sla import SlaClock, SlaStatus, sla_status
+
+LOCAL_ENDPOINT = "local"  # the embedded local connector
 
 
 def start(onboarding_id: str, request: OnboardingRequest, actor: str, now: datetime) -> OnboardingState:
@@ -92,12 +101,24 @@ def check_checklist(state: OnboardingState, command: ChecklistCommand, config: O
             {"item": command.item, "item_stage": item_stage.value, "stage": state.stage.value},
         )
     criterion = next(c for c in config.stage(item_stage).criteria if c.id == command.item)
+    if command.value is not None and command.item != ENDPOINT_ITEM:
+        raise CommandRefused("unexpected_value", f"checklist item {command.item!r} takes no value")
     if criterion.source != CriterionSource.CHECKLIST:
         raise CommandRefused(
             "criterion_not_tickable",
             f"checklist item {command.item!r} follows from the onboarding's {criterion.source.value}, "
             "it cannot be ticked by hand",
             {"item": command.item, "source": criterion.source.value},
+        )
+
+
+def check_connector_test(state: OnboardingState, command: ChecklistCommand) -> None:
+    """The connector test needs the endpoint it is to call."""
+    check_checklist(state, command)
+    if command.item == CONNECTOR_TEST_ITEM and state.provisioning_endpoint is None:
+        raise CommandRefused(
+            "endpoint_not_registered",
+            f"register the provisioning endpoint ({ENDPOINT_ITEM}) before the connector test",
         )
 
 
@@ -186,11 +207,20 @@ def _record(
 
 def apply_complete_item(state: OnboardingState, command: ChecklistCommand, now: datetime) -> HistoryEntry:
     state.ticked[command.item] = TickedItem(by=command.actor, at=now, comment=command.comment)
-    return _record(state, command, "item_completed", now, item=command.item, comment=command.comment)
+    comment = command.comment
+    if command.item == ENDPOINT_ITEM:
+        state.provisioning_endpoint = command.value or LOCAL_ENDPOINT
+        # A new endpoint has not been tested yet.
+        state.ticked.pop(CONNECTOR_TEST_ITEM, None)
+        comment = f"endpoint {state.provisioning_endpoint}" + (f": {comment}" if comment else "")
+    return _record(state, command, "item_completed", now, item=command.item, comment=comment)
 
 
 def apply_undo_item(state: OnboardingState, command: ChecklistCommand, now: datetime) -> HistoryEntry:
     state.ticked.pop(command.item, None)
+    if command.item == ENDPOINT_ITEM:
+        state.provisioning_endpoint = None
+        state.ticked.pop(CONNECTOR_TEST_ITEM, None)
     return _record(state, command, "item_undone", now, item=command.item, comment=command.comment)
 
 
@@ -359,6 +389,7 @@ def view(state: OnboardingState, now: datetime, config: OnboardingConfig = ONBOA
         unmet_criteria=[] if state.is_closed else unmet_criteria(state, config),
         checklist=checklist,
         commercial_terms=state.terms,
+        provisioning_endpoint=state.provisioning_endpoint,
         notifications=state.notifications,
         history=state.history,
     )

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio import workflow
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowFailureError, WorkflowHandle
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -33,6 +34,7 @@ ADMIN = "admin-ada"
 
 # (isv, month, share cents) rows of the revenue ledger.
 Booking = tuple[str, str, int]
+PayoutHandle = WorkflowHandle[PayoutWorkflow, PayoutResult]
 
 # --- shared helpers ------------------------------------------------------------------------------
 
@@ -102,8 +104,7 @@ class Payouts:
     sessions: async_sessionmaker[AsyncSession]
     workflow_ids: list[str] = field(default_factory=list)
 
-    async def start(self, month: str | None, workflow_id: str | None = None) -> WorkflowHandle[PayoutWorkflow, PayoutResult]:
-        workflow_id = workflow_id or payout_workflow_id(month or "scheduled")
+    async def start(self, month: str | None, workflow_id: str) -> PayoutHandle:
         self.workflow_ids.append(workflow_id)
         return await self.env.client.start_workflow(
             PayoutWorkflow.run,
@@ -112,13 +113,19 @@ class Payouts:
             task_queue=self.settings.task_queue,
         )
 
+    async def start_scheduled(self) -> PayoutHandle:
+        """As the Schedule starts it: no month, and an id that is not the month's."""
+        return await self.start(None, f"payout-monthly-{uuid.uuid4().hex[:8]}")
+
     async def run(self, month: str) -> PayoutResult:
-        return await (await self.start(month)).result()
+        return await (await self.start(month, payout_workflow_id(month))).result()
 
 
 @pytest_asyncio.fixture
-async def payouts(time_skipping_env: WorkflowEnvironment, migrated_engine: AsyncEngine) -> AsyncIterator[Payouts]:
-    settings = test_settings("sqlite+aiosqlite://unused")
+async def payouts(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str, migrated_engine: AsyncEngine
+) -> AsyncIterator[Payouts]:
+    settings = test_settings(sqlite_url)
     sessions = create_session_factory(migrated_engine)
     harness = Payouts(time_skipping_env, settings, sessions)
     async with payout_worker(time_skipping_env.client, settings, sessions):
@@ -222,7 +229,7 @@ async def test_a_scheduled_run_pays_the_previous_month_of_its_clock_under_the_mo
     previous = previous_month(await payouts.env.get_current_time())
     await book(payouts.sessions, ("acme", previous, 1_111), ("acme", previous, 2_222), ("globex", previous, 3))
 
-    result = await (await payouts.start(None, f"payout-monthly-{uuid.uuid4().hex[:8]}")).result()
+    result = await (await payouts.start_scheduled()).result()
 
     assert result.month == previous
     assert summary(result.statements) == [
@@ -234,23 +241,30 @@ async def test_a_scheduled_run_pays_the_previous_month_of_its_clock_under_the_mo
     assert month_run.parent_id is not None and month_run.parent_id.startswith("payout-monthly-")
 
 
+@workflow.defn(sandboxed=False)  # defined in a test module, which the sandbox should not re-import
+class MonthInFlight:
+    """Holds a month's workflow id, as a long run of that month would; idle, so the test server skips time."""
+
+    @workflow.run
+    async def run(self) -> None:
+        await workflow.wait_condition(lambda: False)
+
+
 async def test_a_scheduled_run_waits_out_a_run_of_the_month_in_flight(payouts: Payouts):
     previous = previous_month(await payouts.env.get_current_time())
     await book(payouts.sessions, ("acme", previous, 4_321))
-    # An admin's run of the month that no worker picks up (another task queue) keeps the month's id busy.
-    in_flight = await payouts.env.client.start_workflow(
-        PayoutWorkflow.run,
-        PayoutInput(month=previous, actor=ADMIN),
-        id=payout_workflow_id(previous),
-        task_queue=f"nobody-{uuid.uuid4()}",
-    )
-    payouts.workflow_ids.append(in_flight.id)
-    scheduled = await payouts.start(None, f"payout-monthly-{uuid.uuid4().hex[:8]}")
-    await payouts.env.sleep(timedelta(minutes=3))
-    assert await transfers(payouts.sessions) == {}
+    queue = f"in-flight-{uuid.uuid4()}"
+    async with Worker(payouts.env.client, task_queue=queue, workflows=[MonthInFlight]):
+        in_flight = await payouts.env.client.start_workflow(
+            MonthInFlight.run, id=payout_workflow_id(previous), task_queue=queue
+        )
+        payouts.workflow_ids.append(in_flight.id)
+        scheduled = await payouts.start_scheduled()
+        await payouts.env.sleep(timedelta(minutes=3))
+        assert await transfers(payouts.sessions) == {}
 
-    await in_flight.terminate("the admin's run went away")
-    result = await scheduled.result()
+        await in_flight.terminate("the other run of the month is over")
+        result = await scheduled.result()
 
     assert summary(result.statements) == [("acme", previous, 4_321, 1, StatementStatus.TRANSFERRED)]
     assert await transfers(payouts.sessions) == {f"payout-acme-{previous}": 4_321}
@@ -260,10 +274,10 @@ async def test_a_scheduled_run_waits_out_a_run_of_the_month_in_flight(payouts: P
 
 
 async def test_a_prepared_statement_takes_late_entries_and_a_transferred_one_keeps_its_amount(
-    migrated_engine: AsyncEngine,
+    sqlite_url: str, migrated_engine: AsyncEngine
 ):
     sessions = create_session_factory(migrated_engine)
-    activities = payout_activities(sessions, test_settings("sqlite+aiosqlite://unused"))
+    activities = payout_activities(sessions, test_settings(sqlite_url))
     env = ActivityEnvironment()
     await book(sessions, ("acme", "2021-06", 1_000))
     [prepared] = await env.run(activities.prepare_statements, "2021-06")
