@@ -200,6 +200,13 @@ class PaymentEvent(BaseModel):
 # Reads.
 
 
+class DunningView(BaseModel):
+    started_at: datetime
+    retries_done: int
+    next_retry_at: datetime | None
+    unpaid_invoices: list[str]
+
+
 class SubscriptionView(BaseModel):
     id: str
     customer: Customer
@@ -224,7 +231,7 @@ class SubscriptionView(BaseModel):
     suspended_at: datetime | None
     suspend_ends_at: datetime | None
     terminated_at: datetime | None
-    dunning: dict[str, Any] | None
+    dunning: DunningView | None
     arrears_cents: int
     invoices_issued: int
     exports: list[ExportRecord]

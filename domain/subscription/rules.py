@@ -6,7 +6,6 @@ Workflow validators call the `check_*` functions; the workflow performs the side
 
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from domain.billing_calendar import add_months, periods_in_term
 from domain.errors import CommandRefused
@@ -21,6 +20,7 @@ from domain.subscription.model import (
     ChargeResult,
     ChargeStatus,
     Dunning,
+    DunningView,
     ExportRequestCommand,
     HistoryEntry,
     Invoice,
@@ -437,14 +437,14 @@ def view(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -
             billing_period_start(state, state.period_index - 1, config),
             billing_period_start(state, state.period_index, config),
         )
-    dunning: dict[str, Any] | None = None
+    dunning = None
     if state.dunning is not None:
-        dunning = {
-            "started_at": state.dunning.started_at,
-            "retries_done": state.dunning.retries_done,
-            "next_retry_at": next_retry_at(state, config),
-            "unpaid_invoices": [invoice.number for invoice in state.unpaid],
-        }
+        dunning = DunningView(
+            started_at=state.dunning.started_at,
+            retries_done=state.dunning.retries_done,
+            next_retry_at=next_retry_at(state, config),
+            unpaid_invoices=[invoice.number for invoice in state.unpaid],
+        )
     return SubscriptionView(
         id=state.id,
         customer=state.customer,

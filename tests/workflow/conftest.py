@@ -20,9 +20,9 @@ from domain.onboarding.model import (
     SetTermsCommand,
 )
 from settings import Settings
-from tests.conftest import test_settings
+from tests.conftest import binary, test_settings
 from tests.workflow.subscription_harness import subs  # noqa: F401  (the subscription fixture)
-from worker import create_worker
+from worker import create_worker, data_converter, ensure_search_attributes
 from workflows.onboarding import OnboardingInput, OnboardingWorkflow
 
 PM = "pm-anna"
@@ -109,3 +109,24 @@ async def walk_to(handle: OnboardingHandle, stage: StageId) -> OnboardingView:
     while view.stage != stage:
         view = await pass_stage(handle, view.stage)
     return view
+
+
+SUGGEST_CONTINUE_AS_NEW_AT = 60
+
+
+@pytest_asyncio.fixture
+async def small_history_harness(sqlite_url: str) -> AsyncIterator[Harness]:
+    """A dev server that suggests continue-as-new after a few dozen events instead of 4,096."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=data_converter(),
+        dev_server_extra_args=[
+            "--dynamic-config-value",
+            f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AT}",
+        ],
+    )
+    await ensure_search_attributes(env.client)
+    settings = test_settings(sqlite_url)
+    async with create_worker(env.client, settings):
+        yield Harness(env, settings)
+    await env.shutdown()

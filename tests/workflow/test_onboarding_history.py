@@ -1,37 +1,12 @@
 """Histories stay bounded and replayable: continue-as-new keeps the whole onboarding; replay is deterministic."""
 
-from collections.abc import AsyncIterator
-
-import pytest_asyncio
-from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from domain.onboarding.config import StageId
 from domain.onboarding.model import AdvanceCommand, ChecklistCommand, OnboardingStatus
-from tests.conftest import binary, test_settings
 from tests.workflow.conftest import PM, Harness, tick_stage, walk_to
-from worker import WORKFLOWS, create_worker, data_converter, ensure_search_attributes, workflow_runner
+from worker import WORKFLOWS, data_converter, workflow_runner
 from workflows.onboarding import OnboardingWorkflow
-
-SUGGEST_CONTINUE_AS_NEW_AT = 60
-
-
-@pytest_asyncio.fixture
-async def small_history_harness(sqlite_url: str) -> AsyncIterator[Harness]:
-    """A dev server that suggests continue-as-new after a few dozen events instead of 4,096."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=data_converter(),
-        dev_server_extra_args=[
-            "--dynamic-config-value",
-            f"limit.historyCount.suggestContinueAsNew={SUGGEST_CONTINUE_AS_NEW_AT}",
-        ],
-    )
-    await ensure_search_attributes(env.client)
-    settings = test_settings(sqlite_url)
-    async with create_worker(env.client, settings):
-        yield Harness(env, settings)
-    await env.shutdown()
 
 
 async def test_continue_as_new_keeps_stage_checklist_and_history(small_history_harness: Harness):

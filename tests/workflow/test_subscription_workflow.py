@@ -124,11 +124,12 @@ async def test_failed_payments_are_dunned_then_suspended_and_paying_the_arrears_
     await subs.sleep_days(30.5)
     view = await subs.view(handle)
     assert view.status == SubscriptionStatus.ACTIVE
-    assert view.dunning is not None and view.dunning["retries_done"] == 0
+    assert view.dunning is not None and view.dunning.retries_done == 0
     assert view.arrears_cents == 2368
 
     await subs.sleep_days(3.2)
-    assert (await subs.view(handle)).dunning["retries_done"] == 1  # type: ignore[index]
+    dunning = (await subs.view(handle)).dunning
+    assert dunning is not None and dunning.retries_done == 1
     await subs.sleep_days(4)
     view = await subs.view(handle)
     assert view.status == SubscriptionStatus.SUSPENDED
