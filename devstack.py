@@ -21,6 +21,7 @@ import uvicorn
 from temporalio.client import Client
 
 from api.app import create_app
+from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
 from store import migrate
 from store.db import create_engine
@@ -31,6 +32,7 @@ from workflows import search_attributes
 DEMO_API_KEYS = {
     "dev-admin": {"subject": "admin", "roles": ["admin"]},
     "dev-pm": {"subject": "pm-anna", "roles": ["partner_manager"]},
+    "dev-operator": {"subject": "operator-otto", "roles": ["operator"]},
     "dev-auditor": {"subject": "auditor-eva", "roles": ["auditor"]},
     "dev-isv-acme": {"subject": "isv-acme", "roles": ["isv"], "isv_id": "acme"},
 }
@@ -127,10 +129,16 @@ def stop_dev_server(server: subprocess.Popen[bytes] | None) -> None:
 
 
 async def run(settings: Settings) -> None:
+    if settings.payment_webhook_url is None:
+        # The sandbox gateway posts its signed webhooks to this API, as a real provider would.
+        own = f"http://{settings.api_host}:{settings.api_port}/api/v1/payments/webhook"
+        settings = settings.model_copy(update={"payment_webhook_url": own})
     server = start_dev_server(settings)
     try:
         client = await connect_when_ready(settings, server)
         await ensure_search_attributes(client)
+        if settings.payout_schedule:
+            await ensure_payout_schedule(client, settings)
         engine = create_engine(settings.database_url)
         await migrate.upgrade(engine)
         await engine.dispose()
@@ -182,7 +190,7 @@ def _print_urls(settings: Settings) -> None:
 def main() -> None:
     if "API_KEYS" not in os.environ:
         os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
-        print("API_KEYS is not set: using the demo keys dev-admin, dev-pm, dev-auditor, dev-isv-acme")
+        print("API_KEYS is not set: using the demo keys dev-admin, dev-pm, dev-operator, dev-auditor, dev-isv-acme")
     get_settings.cache_clear()
     asyncio.run(run(get_settings()))
     sys.stdout.flush()

@@ -22,6 +22,7 @@ from activities.onboarding import OnboardingActivities
 from activities.payouts import PayoutActivities
 from activities.sandbox_gateway import SandboxGateway
 from activities.subscriptions import SubscriptionActivities
+from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
 from workflows import search_attributes
@@ -127,6 +128,8 @@ async def main() -> None:
     settings = get_settings()
     client = await connect(settings)
     await ensure_search_attributes(client)
+    if settings.payout_schedule:
+        await ensure_payout_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
