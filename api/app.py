@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from temporalio.client import Client
 
 from api.errors import register_error_handlers
-from api.routers import apps, health, onboardings, payouts
+from api.routers import apps, health, onboardings, payouts, subscriptions, webhooks
 from api.temporal import TemporalConnector
 from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     api = APIRouter(prefix=API_PREFIX)
     api.include_router(onboardings.router)
     api.include_router(apps.router)
+    api.include_router(subscriptions.router)
+    api.include_router(webhooks.router)
     api.include_router(payouts.router)
     app.include_router(api)
     return app

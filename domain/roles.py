@@ -20,6 +20,9 @@ class Action(StrEnum):
     ONBOARDING_COMMAND = "onboarding.command"
     ONBOARDING_READ = "onboarding.read"
     CATALOGUE_READ = "catalogue.read"
+    SUBSCRIPTION_BOOK = "subscription.book"
+    SUBSCRIPTION_COMMAND = "subscription.command"
+    SUBSCRIPTION_READ = "subscription.read"
     PAYOUT_READ = "payout.read"
     PAYOUT_RUN = "payout.run"
 
@@ -32,6 +35,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.ONBOARDING_COMMAND: frozenset({Role.ADMIN, Role.PARTNER_MANAGER}),
     Action.ONBOARDING_READ: frozenset({Role.ADMIN, Role.PARTNER_MANAGER, Role.AUDITOR, Role.ISV}),
     Action.CATALOGUE_READ: frozenset(Role),
+    Action.SUBSCRIPTION_BOOK: frozenset({Role.ADMIN, Role.OPERATOR}),
+    Action.SUBSCRIPTION_COMMAND: frozenset({Role.ADMIN, Role.OPERATOR}),
+    # ISVs read the subscriptions of their own apps only (the API scopes reads and lists by IsvId).
+    Action.SUBSCRIPTION_READ: frozenset({Role.ADMIN, Role.OPERATOR, Role.AUDITOR, Role.ISV}),
     # ISVs read their own statements only (the API forces the filter to the caller's ISV).
     Action.PAYOUT_READ: frozenset({Role.ADMIN, Role.AUDITOR, Role.ISV}),
     Action.PAYOUT_RUN: frozenset({Role.ADMIN}),

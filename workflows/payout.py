@@ -2,8 +2,8 @@
 
 A month's payout runs under the workflow id `payout-{yyyy-mm}`, whoever starts it, so Temporal lets only one run
 of a month be in flight. The monthly Schedule cannot name the month in its workflow id (it starts
-`payout-monthly-{timestamp}` with `month=None`), so a scheduled run only resolves the month from its own clock and
-runs `payout-{month}` as a child: the month's history stays under one id, and an admin's run that is in flight
+`payout-monthly-{timestamp}` with `month=None`), so a scheduled run only resolves the month and runs
+`payout-{month}` as a child: the month's history stays under one id, and an admin's run that is in flight
 is waited out instead of raced. Re-running a month is safe: statements and transfers are idempotent per
 (ISV, month) in the activities.
 """
@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
 with workflow.unsafe.imports_passed_through():
@@ -27,10 +27,12 @@ IN_FLIGHT_POLL = timedelta(minutes=1)
 IN_FLIGHT_ATTEMPTS = 60
 
 SCHEDULED_ACTOR = "schedule"
+# Set by Temporal on every run a Schedule starts: the time the run was due.
+SCHEDULED_START_TIME = SearchAttributeKey.for_datetime("TemporalScheduledStartTime")
 
 
 class PayoutInput(BaseModel):
-    """`month` None pays the month before the run's own date: what the monthly Schedule starts."""
+    """`month` None pays the previous month: what the monthly Schedule starts."""
 
     month: Month | None = None
     actor: str = SCHEDULED_ACTOR
@@ -46,7 +48,10 @@ class PayoutWorkflow:
     @workflow.run
     async def run(self, input: PayoutInput) -> PayoutResult:
         if input.month is None:
-            return await self._run_month_as_child(payouts.payout_month(None, workflow.now()), input.actor)
+            # The month before the time the run was due, so a run the Schedule catches up after an outage (or a
+            # backfill) pays its own month; a run started by hand without a month goes by its own clock.
+            due = workflow.info().typed_search_attributes.get(SCHEDULED_START_TIME) or workflow.now()
+            return await self._run_month_as_child(payouts.payout_month(None, due), input.actor)
         return await self._pay(input.month)
 
     async def _pay(self, month: str) -> PayoutResult:

@@ -18,6 +18,7 @@ from domain.payouts import (
     transfer_key,
     transfer_request,
 )
+from domain.roles import Action, Principal, Role
 
 CREATED = datetime(2025, 2, 1, 1, tzinfo=UTC)
 
@@ -114,3 +115,11 @@ def test_statement_times_read_from_sqlite_are_utc():
         {**statement("acme", 1, 1).model_dump(), "created_at": datetime(2025, 2, 1, 1), "transferred_at": None}
     )
     assert naive.created_at == CREATED
+
+
+def test_only_admins_run_payouts_and_admins_auditors_and_isvs_read_them():
+    def allowed(action: Action) -> set[Role]:
+        return {role for role in Role if Principal(subject="someone", roles=frozenset({role})).may(action)}
+
+    assert allowed(Action.PAYOUT_RUN) == {Role.ADMIN}
+    assert allowed(Action.PAYOUT_READ) == {Role.ADMIN, Role.AUDITOR, Role.ISV}

@@ -7,7 +7,14 @@ from datetime import UTC, datetime
 import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, ScheduleActionStartWorkflow, ScheduleDescription, ScheduleRange
+from temporalio.client import (
+    Client,
+    ScheduleActionStartWorkflow,
+    ScheduleBackfill,
+    ScheduleDescription,
+    ScheduleOverlapPolicy,
+    ScheduleRange,
+)
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
@@ -114,6 +121,28 @@ async def test_a_triggered_schedule_pays_the_previous_month(
         ("globex", month, 4_217, 1, StatementStatus.TRANSFERRED),
     ]
     assert await transfers(sessions) == {f"payout-acme-{month}": 2_000, f"payout-globex-{month}": 4_217}
+
+
+async def test_a_run_caught_up_for_a_past_1st_pays_the_month_before_that_1st(
+    client: Client, sqlite_url: str, migrated_engine: AsyncEngine
+):
+    settings = test_settings(sqlite_url)
+    sessions = create_session_factory(migrated_engine)
+    await book(sessions, ("acme", "2024-01", 1_234), ("acme", "2024-02", 99))
+    await ensure_payout_schedule(client, settings)
+
+    async with payout_worker(client, settings, sessions):
+        # As after an outage: the run due on 1 Feb 2024, 02:00 in Berlin (01:00 UTC), starts today.
+        backfill = ScheduleBackfill(
+            start_at=datetime(2024, 2, 1, 0, 30, tzinfo=UTC),
+            end_at=datetime(2024, 2, 1, 1, 30, tzinfo=UTC),
+            overlap=ScheduleOverlapPolicy.ALLOW_ALL,
+        )
+        await client.get_schedule_handle(PAYOUT_SCHEDULE_ID).backfill(backfill)
+        statements = await transferred_statements(migrated_engine, "2024-01", count=1)
+
+    assert summary(statements) == [("acme", "2024-01", 1_234, 1, StatementStatus.TRANSFERRED)]
+    assert await transfers(sessions) == {"payout-acme-2024-01": 1_234}
 
 
 async def transferred_statements(engine: AsyncEngine, month: str, count: int) -> list[PayoutStatementView]:
