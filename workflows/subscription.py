@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
@@ -425,7 +425,16 @@ class SubscriptionWorkflow:
             occurred_at=workflow.now(),
             payload=payload or {},
         )
-        reply: ConnectorReply = await self._activity(names.CALL_CONNECTOR, call, result_type=ConnectorReply)
+        try:
+            reply: ConnectorReply = await self._activity(names.CALL_CONNECTOR, call, result_type=ConnectorReply)
+        except ActivityError as failed:
+            # The ISV refused the call for good (a 4xx): the subscription goes on, and people are told.
+            detail = f"{action.value} refused by the ISV connector: {failed.cause or failed}"
+            rules.note(self._state, "system", "connector_failed", workflow.now(), detail)
+            await self._notify(
+                f"connector-{call.event_id}", "connector_failed", detail, recipient=self._state.plan.isv_id
+            )
+            return ConnectorReply(status_code=0, body={"error": detail})
         return reply
 
     async def _notify(self, key: str, kind: str, message: str, recipient: str | None = None) -> None:

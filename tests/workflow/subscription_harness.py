@@ -95,6 +95,12 @@ class SubscriptionHarness:
         self.started.append(handle)
         return handle
 
+    async def register_endpoint(self, url: str) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                models.App.__table__.update().where(models.App.id == self.app_id).values(provisioning_endpoint=url)
+            )
+
     def latest(self, handle: SubscriptionHandle) -> SubscriptionHandle:
         """The handle of the newest run, after continue-as-new."""
         return self.client.get_workflow_handle_for(SubscriptionWorkflow.run, handle.id)

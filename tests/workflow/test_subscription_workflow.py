@@ -1,5 +1,6 @@
 """SubscriptionWorkflow on the time-skipping server: trial, paid terms, renewal, cancellation, dunning, suspend mode."""
 
+import time
 from collections.abc import Awaitable
 from typing import Any
 
@@ -8,6 +9,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain.payments import TokenizedMethod
+from domain.signing import SIGNATURE_HEADER, verify
 from domain.subscription.model import (
     CancelCommand,
     ChangePaymentMethodCommand,
@@ -17,6 +19,7 @@ from domain.subscription.model import (
     SuspensionReason,
 )
 from store import models
+from tests.activities.loopback import LoopbackServer
 from tests.workflow.subscription_harness import (
     DECLINED_CARD,
     ISV,
@@ -203,3 +206,28 @@ async def test_a_subscription_sold_by_a_partner_notes_the_points_until_the_progr
     assert view.status == SubscriptionStatus.ACTIVE
     assert "partner_points_pending" in [entry.action for entry in view.history]
     assert await subs.count(models.Notification, kind="partner_points_pending") >= 1
+
+
+async def test_the_isv_endpoint_gets_signed_calls_and_a_refusal_does_not_stop_the_subscription(
+    subs: SubscriptionHarness,
+):
+    async with LoopbackServer(statuses=[400]) as isv:
+        await subs.register_endpoint(isv.url)
+        handle = await subs.book(payment_method=None)
+        await subs.sleep_days(0.01)  # lets the provisioning call happen
+        view = await subs.view(handle)
+        assert view.status == SubscriptionStatus.TRIALING
+        assert "connector_failed" in [entry.action for entry in view.history]
+
+        await subs.sleep_days(31)
+        view = await subs.view(handle)
+    assert view.status == SubscriptionStatus.SUSPENDED
+    actions = [request.json()["action"] for request in isv.requests]
+    assert actions == ["provision", "suspend"]
+    for request in isv.requests:
+        verify(
+            subs.settings.connector_signing_secret,
+            request.headers[SIGNATURE_HEADER.lower()],
+            request.body,
+            int(time.time()),
+        )
