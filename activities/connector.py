@@ -84,7 +84,7 @@ class ConnectorActivities:
             return await self._deliver(call, str(endpoint) if endpoint else None)
         except ApplicationError as error:
             raise ApplicationError(
-                f"connector test of {endpoint or LOCAL} failed: {error.message}",
+                f"connector test failed: {error.message}",  # which names the endpoint
                 type="connector_test_failed",
                 non_retryable=True,
             ) from error

@@ -49,6 +49,11 @@ def not_found(code: str, message: str) -> ApiError:
     return ApiError(HTTPStatus.NOT_FOUND, code, message)
 
 
+def invalid_request(details: list[dict[str, str]]) -> ApiError:
+    """A 422 naming each field at fault: `details` is a list of {"field", "message"}."""
+    return ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "the request is invalid", details)
+
+
 def temporal_unavailable(reason: str) -> ApiError:
     return ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "temporal_unavailable", f"Temporal cannot be reached: {reason}")
 
@@ -103,8 +108,7 @@ async def _api_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    details = validation_details(error.errors())
-    return _render(ApiError(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", "the request is invalid", details))
+    return _render(invalid_request(validation_details(error.errors())))
 
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:

@@ -1,33 +1,31 @@
-"""Onboardings over Temporal: start one, read its view, and run a command as an Update with one error mapping."""
+"""Onboardings over Temporal: start one, list items from visibility; reads and commands go through the shared
+workflow resource."""
 
 from datetime import UTC, datetime
 from http import HTTPStatus
-from typing import TypeVar
 
-from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowExecution
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError, RPCStatusCode
-from temporalio.workflow import UpdateMethodMultiParam
 
-from api.errors import ApiError, not_found, refusal
+from api.errors import ApiError
+from api.schemas import OnboardingListItem
+from api.visibility import business_id, closed_at, started_at
+from api.workflow_commands import WorkflowResource
 from domain.ids import onboarding_id, onboarding_workflow_id
 from domain.onboarding import rules
-from domain.onboarding.model import Command, OnboardingRequest, OnboardingView
+from domain.onboarding.model import OnboardingRequest, OnboardingView
 from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingInput, OnboardingWorkflow, search_attributes_of
 
-CommandT = TypeVar("CommandT", bound=Command)
-OnboardingHandle = WorkflowHandle[OnboardingWorkflow, OnboardingView]
-
-
-def onboarding_not_found(onboarding: str) -> ApiError:
-    # The same answer for "does not exist" and "not yours", so ids cannot be probed.
-    return not_found("onboarding_not_found", f"there is no onboarding {onboarding}")
-
-
-def handle_of(client: Client, onboarding: str) -> OnboardingHandle:
-    return client.get_workflow_handle_for(OnboardingWorkflow.run, onboarding_workflow_id(onboarding))
+ONBOARDINGS = WorkflowResource[OnboardingWorkflow, OnboardingView](
+    kind="onboarding",
+    workflow_id=onboarding_workflow_id,
+    run=OnboardingWorkflow.run,
+    view=OnboardingWorkflow.view,
+    status_attribute=sa.ONBOARDING_STATUS,
+    closed_code="onboarding_closed",
+)
 
 
 async def start(client: Client, task_queue: str, request: OnboardingRequest, actor: str) -> OnboardingView:
@@ -56,48 +54,17 @@ async def start(client: Client, task_queue: str, request: OnboardingRequest, act
     return await handle.query(OnboardingWorkflow.view)
 
 
-async def fetch_view(client: Client, onboarding: str) -> OnboardingView:
-    try:
-        return await handle_of(client, onboarding).query(OnboardingWorkflow.view)
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            raise onboarding_not_found(onboarding) from error
-        raise
-
-
-async def run_update(
-    client: Client,
-    onboarding: str,
-    update: UpdateMethodMultiParam[[OnboardingWorkflow, CommandT], OnboardingView],
-    command: CommandT,
-    update_id: str | None = None,
-) -> OnboardingView:
-    """Every command goes through here: a refusal becomes a 409 with the rule's code, a missing run a 404/409."""
-    handle = handle_of(client, onboarding)
-    try:
-        return await handle.execute_update(update, command, id=update_id)
-    except WorkflowUpdateFailedError as failed:
-        raise refusal(failed) from failed
-    except RPCError as error:
-        if error.status != RPCStatusCode.NOT_FOUND:
-            raise
-        raise await _closed_or_missing(handle, onboarding) from error
-
-
-async def _closed_or_missing(handle: OnboardingHandle, onboarding: str) -> ApiError:
-    """An Update to a finished workflow is 'not found' to Temporal; to the caller it is a closed onboarding."""
-    try:
-        description = await handle.describe()
-    except RPCError as error:
-        if error.status == RPCStatusCode.NOT_FOUND:
-            return onboarding_not_found(onboarding)
-        raise
-    status = description.typed_search_attributes.get(sa.ONBOARDING_STATUS)
-    if status is None:
-        status = description.status.name.lower() if description.status else "closed"
-    return ApiError(
-        HTTPStatus.CONFLICT,
-        "onboarding_closed",
-        f"onboarding {onboarding} is {status} and can no longer change",
-        {"status": status},
+def list_item(execution: WorkflowExecution) -> OnboardingListItem:
+    """One onboarding as visibility sees it: its search attributes, no personal data."""
+    attributes = execution.typed_search_attributes
+    return OnboardingListItem(
+        id=business_id(execution, onboarding_workflow_id),
+        isv_id=attributes.get(sa.ISV_ID),
+        app_id=attributes.get(sa.APP_ID),
+        stage=attributes.get(sa.ONBOARDING_STAGE),
+        status=attributes.get(sa.ONBOARDING_STATUS),
+        sla_status=attributes.get(sa.SLA_STATUS),
+        partner_manager=attributes.get(sa.PARTNER_MANAGER),
+        started_at=started_at(execution),
+        closed_at=closed_at(execution),
     )

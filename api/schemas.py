@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from domain.catalogue import Category
 from domain.ids import Slug
 from domain.onboarding.config import StageId
-from domain.onboarding.model import Comment, OnboardingStatus, Reason
+from domain.onboarding.model import Comment, Endpoint, OnboardingStatus, Reason
 from domain.onboarding.sla import SlaStatus
 
 # --- onboarding commands ---------------------------------------------------------------------
@@ -28,6 +28,8 @@ class _Body(BaseModel):
 
 class ChecklistBody(_Body):
     comment: Comment | None = None
+    # provisioning_endpoint_registered only: the ISV's endpoint URL, or "local" (the embedded connector).
+    value: Endpoint | None = None
 
 
 class AdvanceBody(_Body):
@@ -48,7 +50,7 @@ class ReassignBody(_Body):
     comment: Comment | None = None
 
 
-# --- onboarding lists ------------------------------------------------------------------------
+# --- lists from Temporal visibility ----------------------------------------------------------
 
 PageToken = Annotated[str, StringConstraints(max_length=4096)]
 
@@ -77,16 +79,11 @@ def decode_page_token(token: str) -> bytes:
     return raw
 
 
-class OnboardingFilters(BaseModel):
-    """Query parameters of GET /onboardings; every value is an enum or a slug, so it is safe in a query."""
+class PageQuery(BaseModel):
+    """Paging of a list from Temporal visibility; the filters of each list extend it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    stage: StageId | None = None
-    status: OnboardingStatus | None = None
-    sla_status: SlaStatus | None = None
-    partner_manager: Slug | None = None
-    isv_id: Slug | None = None
     page_size: int = Field(50, ge=1, le=100)
     page_token: PageToken | None = None
 
@@ -96,6 +93,16 @@ class OnboardingFilters(BaseModel):
         if token is not None:
             decode_page_token(token)
         return token
+
+
+class OnboardingFilters(PageQuery):
+    """Query parameters of GET /onboardings; every value is an enum or a slug, so it is safe in a query."""
+
+    stage: StageId | None = None
+    status: OnboardingStatus | None = None
+    sla_status: SlaStatus | None = None
+    partner_manager: Slug | None = None
+    isv_id: Slug | None = None
 
 
 class OnboardingListItem(BaseModel):

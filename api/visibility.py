@@ -1,18 +1,23 @@
-"""Lists of onboardings from Temporal visibility: the query, and items built from search attributes."""
+"""Lists from Temporal visibility, for every resource listed from its workflows' search attributes: the query
+built from filters, ISV scoping, and one page per request."""
 
 import re
-from datetime import UTC
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import TypeVar
 
-from temporalio.client import WorkflowExecution
+from temporalio.client import Client, WorkflowExecution
+from temporalio.common import SearchAttributeKey
 
-from api.schemas import OnboardingFilters, OnboardingListItem
-from domain.ids import onboarding_workflow_id
+from api.schemas import PageQuery, decode_page_token, encode_page_token
+from domain.roles import Principal
 from workflows import search_attributes as sa
-from workflows.onboarding import OnboardingWorkflow
+
+ItemT = TypeVar("ItemT")
+Filters = Mapping[SearchAttributeKey[str], str | None]
 
 # Values reach the query only after validation as enums or slugs; this guard keeps it so if that ever changes.
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_-]{1,127}$")
-_WORKFLOW_ID_PREFIX = onboarding_workflow_id("")
 
 
 def literal(value: str) -> str:
@@ -21,35 +26,58 @@ def literal(value: str) -> str:
     return f"'{value}'"
 
 
-def list_query(filters: OnboardingFilters, isv_id: str | None) -> str:
-    """`isv_id` is the filter after scoping: the caller's own ISV for an ISV caller."""
+def list_query(workflow_type: str, filters: Filters) -> str:
+    """Filters whose value is None are left out."""
     clauses = [
-        f"WorkflowType = {literal(OnboardingWorkflow.__name__)}",
-        # A run closed by continue-as-new is followed by a new run of the same onboarding: list that one only.
+        f"WorkflowType = {literal(workflow_type)}",
+        # A run closed by continue-as-new is followed by a new run of the same workflow id: list that one only.
         "ExecutionStatus != 'ContinuedAsNew'",
     ]
-    for key, value in (
-        (sa.ONBOARDING_STAGE, filters.stage),
-        (sa.ONBOARDING_STATUS, filters.status),
-        (sa.SLA_STATUS, filters.sla_status),
-        (sa.PARTNER_MANAGER, filters.partner_manager),
-        (sa.ISV_ID, isv_id),
-    ):
-        if value is not None:
-            clauses.append(f"{key.name} = {literal(value)}")
+    clauses += [f"{key.name} = {literal(value)}" for key, value in filters.items() if value is not None]
     return " AND ".join(clauses)
 
 
-def list_item(execution: WorkflowExecution) -> OnboardingListItem:
-    attributes = execution.typed_search_attributes
-    return OnboardingListItem(
-        id=execution.id.removeprefix(_WORKFLOW_ID_PREFIX),
-        isv_id=attributes.get(sa.ISV_ID),
-        app_id=attributes.get(sa.APP_ID),
-        stage=attributes.get(sa.ONBOARDING_STAGE),
-        status=attributes.get(sa.ONBOARDING_STATUS),
-        sla_status=attributes.get(sa.SLA_STATUS),
-        partner_manager=attributes.get(sa.PARTNER_MANAGER),
-        started_at=execution.start_time.astimezone(UTC),
-        closed_at=execution.close_time.astimezone(UTC) if execution.close_time else None,
+def scoped(principal: Principal, filters: Filters) -> Filters | None:
+    """The filters after ISV scoping: an ISV lists its own workflows whatever it asks for; None when it can see none
+    of what it asks for (another ISV's, or it is tenant-scoped without an ISV)."""
+    if not principal.is_tenant_scoped:
+        return filters
+    requested = filters.get(sa.ISV_ID)
+    if principal.isv_id is None or (requested is not None and requested != principal.isv_id):
+        return None
+    return {**filters, sa.ISV_ID: principal.isv_id}
+
+
+async def list_page(
+    client: Client,
+    workflow_type: str,
+    filters: Filters,
+    page: PageQuery,
+    principal: Principal,
+    item: Callable[[WorkflowExecution], ItemT],
+) -> tuple[list[ItemT], str | None]:
+    """One page of items and the token of the next (None on the last page)."""
+    visible = scoped(principal, filters)
+    if visible is None:
+        return [], None
+    executions = client.list_workflows(
+        list_query(workflow_type, visible),
+        page_size=page.page_size,
+        next_page_token=decode_page_token(page.page_token) if page.page_token else None,
     )
+    await executions.fetch_next_page()  # one page per request: the client pages on with next_page_token
+    items = [item(execution) for execution in executions.current_page or []]
+    return items, encode_page_token(executions.next_page_token)
+
+
+def business_id(execution: WorkflowExecution, workflow_id: Callable[[str], str]) -> str:
+    """The resource id a workflow id was derived from, e.g. "subscription-{id}" -> "{id}"."""
+    return execution.id.removeprefix(workflow_id(""))
+
+
+def started_at(execution: WorkflowExecution) -> datetime:
+    return execution.start_time.astimezone(UTC)
+
+
+def closed_at(execution: WorkflowExecution) -> datetime | None:
+    return execution.close_time.astimezone(UTC) if execution.close_time else None

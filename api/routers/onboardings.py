@@ -1,18 +1,15 @@
 """ISV onboardings: start, list (Temporal visibility), read (workflow query), and commands (Workflow Updates)."""
 
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from sqlalchemy import select
-from temporalio.client import Client
-from temporalio.workflow import UpdateMethodMultiParam
 
 from api import onboarding_service as service
 from api.deps import AppSettings, OnboardingCommander, OnboardingReader, OnboardingStarter, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES, ApiError, not_found
-from api.onboarding_service import CommandT
+from api.onboarding_service import ONBOARDINGS
 from api.schemas import (
     AdvanceBody,
     ChecklistBody,
@@ -21,10 +18,9 @@ from api.schemas import (
     ReasonBody,
     ReassignBody,
     ResumeBody,
-    decode_page_token,
-    encode_page_token,
 )
-from api.visibility import list_item, list_query
+from api.visibility import list_page
+from api.workflow_commands import Commands, IdempotencyKey
 from domain.catalogue import CommercialTerms
 from domain.ids import ONBOARDING_ID_PATTERN
 from domain.onboarding.config import ONBOARDING
@@ -40,21 +36,13 @@ from domain.onboarding.model import (
     SetTermsCommand,
 )
 from store import models
+from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingWorkflow
 
 router = APIRouter(prefix="/onboardings", tags=["onboardings"], responses=ERROR_RESPONSES)
 
 OnboardingIdPath = Annotated[str, Path(pattern=ONBOARDING_ID_PATTERN, description="`{isv}-{app}`")]
 ItemPath = Annotated[str, Path(max_length=64, description="A checklist item id of one of the onboarding's stages")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        min_length=1,
-        max_length=200,
-        description="Used as the Update id: a retried request is applied once and answers with the first result",
-    ),
-]
 
 
 # --- start, list, read -----------------------------------------------------------------------
@@ -85,64 +73,50 @@ async def start_onboarding(
 async def list_onboardings(
     principal: OnboardingReader, client: TemporalClient, filters: Annotated[OnboardingFilters, Query()]
 ) -> OnboardingPage:
-    isv_id = filters.isv_id
-    if principal.is_tenant_scoped:
-        if principal.isv_id is None or (isv_id is not None and isv_id != principal.isv_id):
-            return OnboardingPage(items=[], next_page_token=None)
-        isv_id = principal.isv_id  # an ISV lists its own onboardings, whatever it asks for
-    executions = client.list_workflows(
-        list_query(filters, isv_id),
-        page_size=filters.page_size,
-        next_page_token=decode_page_token(filters.page_token) if filters.page_token else None,
+    by_attribute = {
+        sa.ONBOARDING_STAGE: filters.stage,
+        sa.ONBOARDING_STATUS: filters.status,
+        sa.SLA_STATUS: filters.sla_status,
+        sa.PARTNER_MANAGER: filters.partner_manager,
+        sa.ISV_ID: filters.isv_id,
+    }
+    items, next_page_token = await list_page(
+        client, OnboardingWorkflow.__name__, by_attribute, filters, principal, service.list_item
     )
-    await executions.fetch_next_page()  # one page per request: the client pages on with next_page_token
-    return OnboardingPage(
-        items=[list_item(execution) for execution in executions.current_page or []],
-        next_page_token=encode_page_token(executions.next_page_token),
-    )
+    return OnboardingPage(items=items, next_page_token=next_page_token)
 
 
 @router.get("/{onboarding_id}")
 async def get_onboarding(
     onboarding_id: OnboardingIdPath, principal: OnboardingReader, client: TemporalClient
 ) -> OnboardingView:
-    view = await service.fetch_view(client, onboarding_id)
+    view = await ONBOARDINGS.fetch_view(client, onboarding_id)
     if not principal.sees_isv(view.isv.id):
-        raise service.onboarding_not_found(onboarding_id)
+        raise ONBOARDINGS.not_found(onboarding_id)
     return view
 
 
 # --- commands --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Commands:
-    """What every command shares: the caller (as actor), the onboarding, and the Update id."""
-
-    client: Client
-    onboarding_id: str
-    actor: str
-    update_id: str | None
-
-    async def run(
-        self, update: UpdateMethodMultiParam[[OnboardingWorkflow, CommandT], OnboardingView], command: CommandT
-    ) -> OnboardingView:
-        return await service.run_update(self.client, self.onboarding_id, update, command, self.update_id)
+OnboardingCommandsT = Commands[OnboardingWorkflow, OnboardingView]
 
 
 def _commands(
     onboarding_id: OnboardingIdPath, principal: OnboardingCommander, client: TemporalClient, key: IdempotencyKey = None
-) -> Commands:
-    return Commands(client=client, onboarding_id=onboarding_id, actor=principal.subject, update_id=key)
+) -> OnboardingCommandsT:
+    return Commands(ONBOARDINGS, client, onboarding_id, actor=principal.subject, update_id=key)
 
 
-OnboardingCommands = Annotated[Commands, Depends(_commands)]
+OnboardingCommands = Annotated[OnboardingCommandsT, Depends(_commands)]
 
 
-def _checklist_command(item: str, commands: "Commands", body: ChecklistBody | None) -> ChecklistCommand:
+def _checklist_command(item: str, commands: OnboardingCommandsT, body: ChecklistBody | None) -> ChecklistCommand:
     if ONBOARDING.stage_of_item(item) is None:
         raise not_found("checklist_item_not_found", f"no stage of the onboarding has a checklist item {item!r}")
-    return ChecklistCommand(actor=commands.actor, item=item, comment=body.comment if body else None)
+    if body is None:
+        return ChecklistCommand(actor=commands.actor, item=item)
+    return ChecklistCommand(actor=commands.actor, item=item, comment=body.comment, value=body.value)
 
 
 @router.post("/{onboarding_id}/checklist/{item}")

@@ -18,10 +18,11 @@ RETRY = RetryPolicy(initial_interval=timedelta(milliseconds=100), backoff_coeffi
 class ConnectorCallWorkflow:
     @workflow.run
     async def run(self, call: ConnectorCall) -> ConnectorReply:
-        return await workflow.execute_activity(
+        reply: ConnectorReply = await workflow.execute_activity(
             names.CALL_CONNECTOR,
             call,
             result_type=ConnectorReply,
             start_to_close_timeout=timedelta(seconds=10),
             retry_policy=RETRY,
         )
+        return reply

@@ -28,16 +28,13 @@ class LoopbackServer:
     statuses: list[int] = field(default_factory=list)
     reply: dict[str, Any] = field(default_factory=lambda: {"ok": True})
     requests: list[Received] = field(default_factory=list)
+    url: str = ""  # set once it listens; kept after it stops, for assertions
     _server: asyncio.Server | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start the server with `async with`"
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return f"http://{host}:{port}/provisioning"
 
     async def __aenter__(self) -> "LoopbackServer":
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        host, port = self._server.sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}/provisioning"
         return self
 
     async def __aexit__(

@@ -22,7 +22,7 @@ from domain.subscription.model import (
     RevenueShareBooking,
 )
 from store import models
-from tests.activities.test_sandbox_gateway import charge_request
+from tests.activities.builders import charge_request
 from tests.store.test_onboarding_activities import count, run_twice
 
 ISSUED = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)

@@ -5,7 +5,6 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -13,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from activities.sandbox_gateway import SandboxGateway, signed_webhook
 from domain.payouts import TransferRequest
 from domain.signing import SIGNATURE_HEADER, SignatureError, verify
-from domain.subscription.model import ChargeRequest, ChargeStatus
+from domain.subscription.model import ChargeStatus
 from store import models
+from tests.activities.builders import charge_request
 from tests.activities.loopback import LoopbackServer, closed_port_url
 from tests.store.test_onboarding_activities import count
 
@@ -54,26 +54,6 @@ def documented_values() -> list[Documented]:
                 )
             )
     return rows
-
-
-def charge_request(method: str, value: str | None, key: str | None = None) -> ChargeRequest:
-    payment: dict[str, Any] = {"type": method}
-    if method == "direct_debit":
-        payment.update(iban=value, mandate_reference="MANDATE-0001", account_holder="Acme GmbH")
-    elif method != "phone_bill":
-        payment["token"] = value
-    return ChargeRequest.model_validate(
-        {
-            "idempotency_key": key or f"charge-{method}-{value}",
-            "subscription_id": "acme-crm-pro",
-            "invoice_number": f"INV-{method}-{value}",
-            "amount_cents": 2_368,
-            "currency": "EUR",
-            "method": payment,
-            "telekom_customer_number": value if method == "phone_bill" else None,
-            "description": "CRM Pro, March 2026",
-        }
-    )
 
 
 def transfer_request(isv_id: str, key: str | None = None) -> TransferRequest:

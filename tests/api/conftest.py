@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,11 +21,12 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from api.subscription_service import subscription_workflow_id
 from domain.ids import onboarding_id, onboarding_workflow_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from settings import Settings
-from store import migrate
-from store.db import create_engine
+from store import migrate, models
+from store.db import create_engine, create_session_factory
 from tests.conftest import test_settings
 from worker import create_worker
 
@@ -42,6 +44,8 @@ KEYS: dict[str, dict[str, Any]] = {
     "isv_a": {"subject": "isv-acme", "roles": ["isv"], "isv_id": ISV_A},
     "isv_b": {"subject": "isv-globex", "roles": ["isv"], "isv_id": ISV_B},
     "operator": {"subject": "operator-otto", "roles": ["operator"]},
+    "account_manager": {"subject": "am-arno", "roles": ["account_manager"]},
+    "channel_partner": {"subject": "partner-nord", "roles": ["channel_partner"], "partner_id": "telesales-nord"},
 }
 PM = KEYS["pm"]["subject"]
 
@@ -144,8 +148,9 @@ class Api:
 
 
 @asynccontextmanager
-async def serving(env: WorkflowEnvironment, database_url: str) -> AsyncIterator[Api]:
-    settings = api_settings(database_url)
+async def serving(env: WorkflowEnvironment, directory: Path) -> AsyncIterator[Api]:
+    """The app and a worker on `env`, with a migrated database and the export directory under `directory`."""
+    settings = api_settings(await migrated_database(directory), export_dir=directory / "exports")
     app = create_app(settings, temporal_client=env.client)
     # ASGITransport runs no lifespan; entering it here gives the app its shutdown (engine disposal).
     async with (
@@ -168,7 +173,7 @@ async def migrated_database(directory: Path) -> str:
 
 @pytest_asyncio.fixture(scope="module")
 async def api(time_skipping_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
-    async with serving(time_skipping_env, await migrated_database(tmp_path_factory.mktemp("api"))) as served:
+    async with serving(time_skipping_env, tmp_path_factory.mktemp("api")) as served:
         yield served
 
 
@@ -176,7 +181,7 @@ async def api(time_skipping_env: WorkflowEnvironment, tmp_path_factory: pytest.T
 async def listing_api(
     dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Api]:
-    async with serving(dev_server_env, await migrated_database(tmp_path_factory.mktemp("api-dev"))) as served:
+    async with serving(dev_server_env, tmp_path_factory.mktemp("api-dev")) as served:
         yield served
 
 
@@ -184,3 +189,162 @@ def new_onboarding_id(isv: str = ISV_A) -> tuple[str, str]:
     """A fresh (app id, onboarding id) pair."""
     app = f"app-{uuid.uuid4().hex[:10]}"
     return app, onboarding_id(isv, app)
+
+
+# --- subscriptions ---------------------------------------------------------------------------
+
+PRICES = {1: 1_990, 12: 1_490}  # the published app's plans: term in months -> monthly price in cents
+METHODS: dict[str, dict[str, Any]] = {
+    "credit_card": {"type": "credit_card", "token": "tok_success"},
+    "declined_card": {"type": "credit_card", "token": "tok_declined"},
+    "direct_debit": {
+        "type": "direct_debit",
+        "iban": "DE89370400440532013000",
+        "mandate_reference": "MANDATE-0001",
+        "account_holder": "Beispiel GmbH",
+    },
+    "phone_bill": {"type": "phone_bill"},
+}
+
+
+async def publish_app(database_url: str, isv_id: str) -> str:
+    """Puts a live app with 1- and 12-month plans into the catalogue, as a go-live would; returns its id."""
+    app_id = f"crm-{uuid.uuid4().hex[:8]}"
+    now = datetime.now(UTC)
+    engine = create_engine(database_url)
+    async with create_session_factory(engine).begin() as session:
+        if await session.get(models.Isv, isv_id) is None:
+            session.add(models.Isv(id=isv_id, name=f"{isv_id} GmbH", contact_email="p@isv.example", created_at=now))
+            await session.flush()
+        session.add(
+            models.App(
+                id=app_id,
+                isv_id=isv_id,
+                name="Acme CRM",
+                category="crm_customer_management",
+                revenue_share_percent=70,
+                trial_days=30,
+                listing_fee_cents=0,
+                onboarding_id=f"{isv_id}-{app_id}",
+                published_at=now,
+                plans=[models.AppPlan(term_months=term, monthly_price_cents=cents) for term, cents in PRICES.items()],
+            )
+        )
+    await engine.dispose()
+    return app_id
+
+
+@dataclass
+class Subscriptions:
+    """Books subscriptions of ISV A's (or B's) live app through the API and commands them as an operator."""
+
+    api: Api
+    app_id: str
+    other_app_id: str  # ISV B's
+    booked: list[str] = field(default_factory=list)
+
+    def body(
+        self,
+        *,
+        customer: str | None = None,
+        app_id: str | None = None,
+        term_months: int = 1,
+        payment_method: dict[str, Any] | None = None,
+        employees: int = 42,
+        telekom_customer_number: str | None = "12345678",
+        **more: Any,
+    ) -> dict[str, Any]:
+        return {
+            "customer": {
+                "id": customer or f"cust-{uuid.uuid4().hex[:8]}",
+                "name": "Beispiel GmbH",
+                "employees": employees,
+                "telekom_customer_number": telekom_customer_number,
+            },
+            "app_id": app_id or self.app_id,
+            "term_months": term_months,
+            "payment_method": payment_method,
+            **more,
+        }
+
+    async def post_booking(self, body: dict[str, Any], as_role: str = "operator") -> httpx.Response:
+        response = await self.api.http.post("/api/v1/subscriptions", json=body, headers=auth(as_role))
+        if response.status_code == 201:
+            self.booked.append(response.json()["id"])
+        return response
+
+    async def book(self, as_role: str = "operator", **body: Any) -> dict[str, Any]:
+        response = await self.post_booking(self.body(**body), as_role)
+        assert response.status_code == 201, response.text
+        view: dict[str, Any] = response.json()
+        return view
+
+    async def get(self, subscription: str, path: str = "", as_role: str = "operator") -> httpx.Response:
+        return await self.api.http.get(f"/api/v1/subscriptions/{subscription}{path}", headers=auth(as_role))
+
+    async def view(self, subscription: str) -> dict[str, Any]:
+        response = await self.get(subscription)
+        assert response.status_code == 200, response.text
+        view: dict[str, Any] = response.json()
+        return view
+
+    async def command(
+        self,
+        subscription: str,
+        path: str,
+        body: Any = None,
+        as_role: str = "operator",
+        method: str = "POST",
+        key: str | None = None,
+    ) -> httpx.Response:
+        headers = auth(as_role) | ({"Idempotency-Key": key} if key else {})
+        url = f"/api/v1/subscriptions/{subscription}/{path}"
+        return await self.api.http.request(method, url, json=body, headers=headers)
+
+    async def ok(self, subscription: str, path: str, body: Any = None, **options: Any) -> dict[str, Any]:
+        response = await self.command(subscription, path, body, **options)
+        assert response.status_code == 200, response.text
+        view: dict[str, Any] = response.json()
+        return view
+
+    async def sleep_days(self, days: float) -> None:
+        """Moves the test server's clock in steps of at most 30 days (one long skip outlasts the RPC timeout)."""
+        left = days
+        while left > 0:
+            step = min(30.0, left)
+            await self.api.env.sleep(timedelta(days=step))
+            left -= step
+
+    async def wait_until_ended(self, subscription: str) -> None:
+        await self.api.env.client.get_workflow_handle(subscription_workflow_id(subscription)).result()
+
+    async def finish(self) -> None:
+        """Terminates what the test left running, so its timers do not slow later tests' time skipping."""
+        if self.api.env.supports_time_skipping:
+            # The test server must settle refused Updates while the worker still runs (tests/workflow/conftest.py).
+            await self.api.env.sleep(timedelta(seconds=1))
+        for subscription in self.booked:
+            handle = self.api.env.client.get_workflow_handle(subscription_workflow_id(subscription))
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("api tests finished")
+
+
+@asynccontextmanager
+async def booking(api: Api) -> AsyncIterator[Subscriptions]:
+    subscriptions = Subscriptions(
+        api, await publish_app(api.settings.database_url, ISV_A), await publish_app(api.settings.database_url, ISV_B)
+    )
+    yield subscriptions
+    await subscriptions.finish()
+
+
+@pytest_asyncio.fixture
+async def subs(api: Api) -> AsyncIterator[Subscriptions]:
+    async with booking(api) as subscriptions:
+        yield subscriptions
+
+
+@pytest_asyncio.fixture
+async def listing_subs(listing_api: Api) -> AsyncIterator[Subscriptions]:
+    async with booking(listing_api) as subscriptions:
+        yield subscriptions

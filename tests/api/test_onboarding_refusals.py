@@ -9,6 +9,7 @@ from domain.ids import onboarding_workflow_id
 from domain.onboarding.config import StageId
 from store import models
 from store.db import create_engine, create_session_factory
+from tests.activities.loopback import closed_port_url
 from tests.api.conftest import ISV_A, ISV_B, TERMS, Api, assert_error, auth, new_onboarding_id
 
 # --- 409: the process refuses the command now --------------------------------------------------
@@ -273,3 +274,25 @@ async def test_a_body_that_is_not_json_is_invalid(api: Api):
 async def test_an_invalid_catalogue_filter_is_invalid(api: Api):
     assert fields(await api.http.get("/api/v1/apps?category=gardening", headers=auth("pm"))) == ["query.category"]
     assert fields(await api.http.get(f"/api/v1/apps?isv_id={ISV_A.upper()}", headers=auth("pm"))) == ["query.isv_id"]
+
+
+async def test_a_connector_test_against_an_unreachable_endpoint_is_refused_with_the_failure(api: Api):
+    onboarding = (await api.start())["id"]
+    await api.walk_to(onboarding, StageId.INTEGRATION)
+    endpoint = closed_port_url()
+    await api.ok(onboarding, "checklist/provisioning_endpoint_registered", {"value": endpoint})
+
+    response = await api.command(onboarding, "checklist/connector_test_passed", {})
+    details = assert_error(response, 409, "connector_test_failed")
+    assert details["endpoint"] == endpoint
+    assert endpoint in response.json()["error"]["message"]
+    view = (await api.http.get(f"/api/v1/onboardings/{onboarding}", headers=auth("pm"))).json()
+    assert "connector_test_passed" in view["unmet_criteria"]
+
+
+async def test_an_endpoint_that_is_not_a_url_is_invalid(api: Api):
+    onboarding = (await api.start())["id"]
+    await api.walk_to(onboarding, StageId.INTEGRATION)
+    response = await api.command(onboarding, "checklist/provisioning_endpoint_registered", {"value": "ftp://x"})
+    details = assert_error(response, 422, "validation_error")
+    assert details[0]["field"] == "body.value"

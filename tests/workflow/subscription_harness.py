@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest_asyncio
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -98,7 +98,7 @@ class SubscriptionHarness:
     async def register_endpoint(self, url: str) -> None:
         async with self.engine.begin() as connection:
             await connection.execute(
-                models.App.__table__.update().where(models.App.id == self.app_id).values(provisioning_endpoint=url)
+                update(models.App).where(models.App.id == self.app_id).values(provisioning_endpoint=url)
             )
 
     def latest(self, handle: SubscriptionHandle) -> SubscriptionHandle:
@@ -150,10 +150,10 @@ async def subs(
     async with engine.begin() as connection:
         now = datetime.now(UTC)
         await connection.execute(
-            models.Isv.__table__.insert().values(id=ISV, name="Acme", contact_email="a@acme.example", created_at=now)
+            insert(models.Isv).values(id=ISV, name="Acme", contact_email="a@acme.example", created_at=now)
         )
         await connection.execute(
-            models.App.__table__.insert().values(
+            insert(models.App).values(
                 id=app_id,
                 isv_id=ISV,
                 name="Acme CRM",
