@@ -1,12 +1,15 @@
 """The main job on loopback: real dev server, worker and API; one app onboarded to the catalogue over HTTP."""
 
+import io
 import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +22,10 @@ from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-PM_KEY, ISV_KEY = "e2e-pm", "e2e-isv"
+PM_KEY, ISV_KEY, OPERATOR_KEY = "e2e-pm", "e2e-isv", "e2e-operator"
 API_KEYS = {
     PM_KEY: {"subject": "pm-anna", "roles": ["partner_manager"]},
+    OPERATOR_KEY: {"subject": "operator-otto", "roles": ["operator"]},
     ISV_KEY: {"subject": "isv-acme", "roles": ["isv"], "isv_id": "acme"},
 }
 
@@ -46,6 +50,7 @@ class Stack:
             "API_PORT": str(self.api_port),
             "API_KEYS": json.dumps(API_KEYS),
         }
+        self.database = tmp / "partnerflow.db"
         self.log = tmp / "stack.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -132,6 +137,8 @@ def test_the_main_job_onboards_an_app_to_the_catalogue_and_keeps_it_across_resta
         assert app["revenue_share_percent"] == 70
         assert app["plans"] == [{"term_months": 1, "monthly_price_cents": 1990}]
 
+    subscribe_and_export(stack)
+
     assert stack.interrupt() == 0
     assert not port_open(stack.api_port), "the API still listens after Ctrl-C"
     assert not port_open(stack.temporal_port), "the Temporal dev server still listens after Ctrl-C"
@@ -141,3 +148,33 @@ def test_the_main_job_onboards_an_app_to_the_catalogue_and_keeps_it_across_resta
         assert call(api, "GET", "/onboardings/acme-acme-crm")["status"] == "live"
         assert call(api, "GET", "/apps/acme-crm")["name"] == "Acme CRM"
     assert stack.interrupt() == 0
+
+
+def subscribe_and_export(stack: Stack) -> None:
+    """A customer books the app, cancels in the trial, and exports its data: the export fee is charged by the
+    sandbox gateway, whose signed webhook comes back to the API over real HTTP."""
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {OPERATOR_KEY}"}, timeout=30) as api:
+        booking = {
+            "customer": {"id": "beispiel", "name": "Beispiel GmbH", "employees": 42},
+            "app_id": "acme-crm",
+            "term_months": 1,
+            "payment_method": {"type": "credit_card", "token": "tok_success"},
+        }
+        assert call(api, "POST", "/subscriptions", json=booking)["status"] == "trialing"
+        assert call(api, "POST", "/subscriptions/beispiel-acme-crm/cancel", json={})["status"] == "suspended"
+        view = call(api, "POST", "/subscriptions/beispiel-acme-crm/export-request", json={})
+        export = view["exports"][0]
+        archive = api.get(f"/api/v1/subscriptions/beispiel-acme-crm/exports/{export['export_id']}")
+        assert archive.status_code == 200
+        assert zipfile.ZipFile(io.BytesIO(archive.content)).namelist()
+        invoices = call(api, "GET", "/subscriptions/beispiel-acme-crm/invoices")["items"]
+        assert [(i["kind"], i["gross_cents"], i["status"]) for i in invoices] == [("export_fee", 5831, "paid")]
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sqlite3.connect(stack.database) as db:
+            (webhooks,) = db.execute("SELECT count(*) FROM webhook_events WHERE type = 'payment.succeeded'").fetchone()
+        if webhooks:
+            return
+        time.sleep(0.2)
+    pytest.fail("the sandbox's webhook for the export fee never reached the API")
