@@ -6,7 +6,6 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.payment_gateway import PaymentGateway
-from activities.subscriptions import insert_once
 from domain.billing_calendar import month_key
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.model import (
@@ -18,6 +17,7 @@ from domain.subscription.model import (
     RevenueShareBooking,
 )
 from store import models
+from store.db import insert_once
 
 
 class BillingActivities:

@@ -16,10 +16,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
-from activities.subscriptions import insert_once
 from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply
 from store import models
+from store.db import insert_once
 
 LOCAL = "local"  # apps.provisioning_endpoint of apps served by the embedded local connector (as is None)
 RETRYABLE_STATUSES = frozenset({408, 425, 429})  # besides every 5xx: the ISV asks us to come back later

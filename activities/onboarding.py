@@ -1,12 +1,12 @@
 """Onboarding side effects: the ISV record, reporting events, notifications, catalogue publication."""
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import names
 from domain.onboarding.model import AppPublication, OnboardingNotice, OnboardingStarted, OnboardingStep
 from store import models
+from store.db import insert_once
 
 
 class OnboardingActivities:
@@ -44,7 +44,7 @@ class OnboardingActivities:
             item=entry.item,
             comment=entry.comment,
         )
-        await self._insert_once(row)
+        await insert_once(self._sessions, row)
 
     @activity.defn(name=names.SEND_ONBOARDING_NOTICE)
     async def send_notice(self, notice: OnboardingNotice) -> None:
@@ -57,7 +57,7 @@ class OnboardingActivities:
             message=note.message,
             created_at=note.at,
         )
-        await self._insert_once(row)
+        await insert_once(self._sessions, row)
         activity.logger.info("notified %s: %s", note.recipient, note.message)
 
     @activity.defn(name=names.PUBLISH_APP)
@@ -80,11 +80,3 @@ class OnboardingActivities:
                 models.AppPlan(term_months=plan.term_months, monthly_price_cents=plan.monthly_price_cents)
                 for plan in publication.terms.plans
             ]
-
-    async def _insert_once(self, row: models.Base) -> None:
-        try:
-            async with self._sessions.begin() as session:
-                session.add(row)
-        except IntegrityError:
-            # Written by an earlier attempt of this activity: the unique key makes the retry a no-op.
-            pass

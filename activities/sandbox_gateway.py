@@ -19,12 +19,12 @@ from pydantic_core import to_jsonable_python
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.subscriptions import insert_once
 from domain.payments import DirectDebit, TokenizedMethod, normalize_iban
 from domain.payouts import TransferRequest, TransferResult, TransferStatus
 from domain.signing import SIGNATURE_HEADER, sign
 from domain.subscription.model import ChargeRequest, ChargeResult, ChargeStatus, PaymentEvent, PaymentEventType
 from store import models
+from store.db import insert_once
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import json
 import os
 import re
 import zipfile
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 from activities import names
 from domain.subscription.model import ExportFile, ExportJob, NotificationRecord, SubscriptionRecord
 from store import models
+from store.db import as_utc, insert_once
 
 EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # becomes a file name: no paths
 INVOICE_COLUMNS = (
@@ -42,24 +43,6 @@ INVOICE_COLUMNS = (
     "failure_reason",
 )
 SUBSCRIPTION_COLUMNS = tuple(name for name in SubscriptionRecord.model_fields if name != "updated_at")
-
-
-async def insert_once(sessions: async_sessionmaker[AsyncSession], row: models.Base) -> bool:
-    """Inserts `row` unless its unique key is taken; True if this call wrote it.
-
-    Activities run at least once, so a retry finds the row of an earlier attempt and leaves it be.
-    """
-    try:
-        async with sessions.begin() as session:
-            session.add(row)
-    except IntegrityError:
-        return False
-    return True
-
-
-def as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes for timezone-aware columns; everything stored is UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _row_values(row: models.Base, columns: tuple[str, ...]) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """The async engine and session factory; SQLite is the embedded default, PostgreSQL the production database."""
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from store.models import Base
 
 
 def create_engine(database_url: str, *, schema: str | None = None) -> AsyncEngine:
@@ -34,3 +38,21 @@ def create_engine(database_url: str, *, schema: str | None = None) -> AsyncEngin
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def insert_once(sessions: async_sessionmaker[AsyncSession], row: Base) -> bool:
+    """Inserts `row` unless its unique key is taken; True if this call wrote it.
+
+    Activities run at least once, so a retry finds the row of an earlier attempt and leaves it be.
+    """
+    try:
+        async with sessions.begin() as session:
+            session.add(row)
+    except IntegrityError:
+        return False
+    return True
+
+
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns; everything stored is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -154,7 +154,7 @@ def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig
             if state.dunning is not None:
                 if not state.unpaid:
                     pass  # settled since; cleared when the payment was applied
-                elif state.dunning.retries_done >= len(config.dunning_retry_days) and _all_attempts_failed(state):
+                elif state.dunning.retries_done >= len(config.dunning_retry_days) and _arrears_failed(state):
                     return Step.SUSPEND_FOR_NON_PAYMENT
                 elif (retry := next_retry_at(state, config)) is not None and now >= retry:
                     return Step.DUNNING_RETRY
@@ -171,7 +171,7 @@ def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig
             return None
 
 
-def _all_attempts_failed(state: SubscriptionState) -> bool:
+def _arrears_failed(state: SubscriptionState) -> bool:
     return any(invoice.status == InvoiceStatus.FAILED for invoice in state.unpaid)
 
 
@@ -341,13 +341,19 @@ def reinstate_after_payment(state: SubscriptionState, actor: str, now: datetime)
     """Arrears paid in suspend mode: the contract goes on; periods that fell in the suspension are not billed."""
     transition(state, Event.REINSTATED, actor, now, "arrears paid")
     state.dunning = None
+    periods = periods_in_term(state.plan.term_months, SUBSCRIPTIONS.billing_period_months)
     while True:
         start = billing_period_start(state, state.period_index)
-        periods = periods_in_term(state.plan.term_months, SUBSCRIPTIONS.billing_period_months)
-        if start >= now or state.period_index >= periods:
-            state.next_invoice_at = max(start, now)
+        if start >= now:
+            state.next_invoice_at = start
             return
-        state.period_index += 1
+        if state.period_index < periods:
+            state.period_index += 1
+        elif state.cancel_at is None:
+            renew(state, now)  # the term ended in suspend mode and renewed; its first periods fell in it too
+        else:
+            state.next_invoice_at = now  # a cancelled contract whose term ended: ending it is due
+            return
 
 
 # --- commands --------------------------------------------------------------------------------

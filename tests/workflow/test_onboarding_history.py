@@ -3,7 +3,7 @@
 from temporalio.worker import Replayer
 
 from domain.onboarding.config import StageId
-from domain.onboarding.model import AdvanceCommand, ChecklistCommand, OnboardingStatus
+from domain.onboarding.model import AdvanceCommand, ChecklistCommand, OnboardingStatus, OnboardingView
 from tests.workflow.conftest import PM, Harness, tick_stage, walk_to
 from worker import WORKFLOWS, data_converter, workflow_runner
 from workflows.onboarding import OnboardingWorkflow
@@ -21,7 +21,7 @@ async def test_continue_as_new_keeps_stage_checklist_and_history(small_history_h
         OnboardingWorkflow.complete_item, ChecklistCommand(actor=PM, item="technical_assessment_passed")
     )
 
-    latest = harness.client.get_workflow_handle_for(OnboardingWorkflow.run, handle.id)
+    latest = harness.client.get_workflow_handle(handle.id, result_type=OnboardingView)
     assert (await latest.describe()).run_id != first_run, "the history should have been continued as new"
     view = await latest.query(OnboardingWorkflow.view)
     assert view.stage == StageId.FEASIBILITY
