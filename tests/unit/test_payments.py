@@ -17,7 +17,7 @@ from domain.payments import (
     normalize_iban,
 )
 
-METHOD: TypeAdapter[DirectDebit | PhoneBill | TokenizedMethod] = TypeAdapter(PaymentMethod)  # type: ignore[arg-type]
+METHOD: TypeAdapter[DirectDebit | PhoneBill | TokenizedMethod] = TypeAdapter(PaymentMethod)
 
 # Published example IBANs (IBAN registry / national banks).
 VALID_IBANS = {

@@ -14,6 +14,7 @@ from domain.subscription.model import (
     InvoiceStatus,
     SubscriptionState,
     SubscriptionStatus,
+    SubscriptionView,
 )
 from tests.workflow.conftest import Harness
 from workflows.subscription import SubscriptionInput, SubscriptionWorkflow
@@ -81,7 +82,7 @@ async def test_continue_as_new_mid_term_keeps_dunning_cancellation_and_numbering
             ),
         )
 
-    latest = harness.client.get_workflow_handle_for(SubscriptionWorkflow.run, handle.id)
+    latest = harness.client.get_workflow_handle(handle.id, result_type=SubscriptionView)
     assert (await latest.describe()).run_id != first_run, "the history should have been continued as new"
     view = await latest.query(SubscriptionWorkflow.view)
     assert view.status == SubscriptionStatus.ACTIVE
