@@ -6,6 +6,7 @@ Ctrl-C stops the API, the worker and the dev server, in that order.
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import shutil
@@ -27,6 +28,8 @@ from store import migrate
 from store.db import create_engine
 from worker import connect, create_worker, ensure_search_attributes
 from workflows import search_attributes
+
+PR_SET_PDEATHSIG = 1  # prctl option: a signal for the child when its parent dies
 
 # Used when API_KEYS is not set, so the README's walk-through works on a fresh clone.
 DEMO_API_KEYS = {
@@ -101,7 +104,15 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
         command += ["--search-attribute", f"{key.name}=Keyword"]
     log = (settings.data_dir / "temporal.log").open("ab")
     # A session of its own, so the terminal's Ctrl-C reaches us first and we stop it in order.
-    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    return subprocess.Popen(
+        command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent
+    )
+
+
+def _die_with_parent() -> None:
+    """On Linux, the dev server gets SIGTERM if this process dies without stopping it (say, SIGKILL)."""
+    if sys.platform == "linux":
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 async def connect_when_ready(settings: Settings, server: subprocess.Popen[bytes] | None) -> Client:
