@@ -21,3 +21,11 @@ TEST_CONNECTOR = "connector.test"
 # Payouts
 PREPARE_PAYOUT_STATEMENTS = "payouts.prepare_statements"
 TRANSFER_PAYOUT = "payouts.transfer"
+
+# Channel partner programme
+RECORD_PARTNER = "partner.record"
+AWARD_POINTS = "partner.award_points"
+RECORD_TIER_DECISION = "partner.record_tier_decision"
+MEASURE_QUALITY = "partner.measure_quality"
+RECORD_QUALITY_REPORT = "partner.record_quality_report"
+RECORD_REVIEW = "partner.record_review"

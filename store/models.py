@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, MetaData, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 # Stable constraint names, so migrations read the same on SQLite and PostgreSQL.
@@ -234,3 +234,97 @@ class PayoutStatement(Base):
     transfer_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     transferred_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Partner(Base):
+    """The store's copy of a channel partner, kept current by its programme workflow."""
+
+    __tablename__ = "partners"
+
+    id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    account_manager: Mapped[str] = mapped_column(String(63), index=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    year: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PointsLedgerEntry(Base):
+    """Points awarded for one contract event; the reference id counts once per partner."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (UniqueConstraint("partner_id", "reference_id", name="uq_points_ledger_partner_reference"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(63), index=True)
+    reference_id: Mapped[str] = mapped_column(String(120))
+    year: Mapped[int] = mapped_column(Integer, index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    quantity: Mapped[int] = mapped_column(Integer)
+    monthly_value_cents: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    awarded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TierDecisionRow(Base):
+    __tablename__ = "tier_decisions"
+    __table_args__ = (UniqueConstraint("partner_id", "year", name="uq_tier_decisions_partner_year"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(63), index=True)
+    year: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(Integer)
+    from_tier: Mapped[str] = mapped_column(String(16))
+    to_tier: Mapped[str] = mapped_column(String(16))
+    change: Mapped[str] = mapped_column(String(16))
+    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QualityReportRow(Base):
+    __tablename__ = "quality_reports"
+    __table_args__ = (UniqueConstraint("partner_id", "period_end", name="uq_quality_reports_partner_period"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(63), index=True)
+    period_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    period_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_on_time_share: Mapped[float | None] = mapped_column(Numeric(6, 4, asdecimal=False))
+    usage_share: Mapped[float | None] = mapped_column(Numeric(6, 4, asdecimal=False))
+    churn_share: Mapped[float | None] = mapped_column(Numeric(6, 4, asdecimal=False))
+    invoices: Mapped[int] = mapped_column(Integer)
+    active_subscriptions: Mapped[int] = mapped_column(Integer)
+    cancellations: Mapped[int] = mapped_column(Integer)
+    failing: Mapped[str] = mapped_column(String(200))  # comma-separated threshold names
+    below_thresholds: Mapped[bool] = mapped_column(Boolean)
+    bad_streak: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class UsageReport(Base):
+    """How much of what a partner's customers booked is in use, as ISVs or operators report it."""
+
+    __tablename__ = "usage_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(63), index=True)
+    subscription_id: Mapped[str | None] = mapped_column(String(127))
+    usage_share: Mapped[float] = mapped_column(Numeric(6, 4, asdecimal=False))
+    reported_by: Mapped[str] = mapped_column(String(200))
+    reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class PartnerReviewEvent(Base):
+    """Termination reviews: opened, escalated, retained, terminated."""
+
+    __tablename__ = "partner_reviews"
+    __table_args__ = (UniqueConstraint("partner_id", "event", "at", name="uq_partner_reviews_event"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    partner_id: Mapped[str] = mapped_column(String(63), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
