@@ -11,6 +11,9 @@ SLA_STATUS = SearchAttributeKey.for_keyword("SlaStatus")
 CUSTOMER_ID = SearchAttributeKey.for_keyword("CustomerId")
 CHANNEL_PARTNER_ID = SearchAttributeKey.for_keyword("ChannelPartnerId")
 SUBSCRIPTION_STATUS = SearchAttributeKey.for_keyword("SubscriptionStatus")
+PARTNER_TIER = SearchAttributeKey.for_keyword("PartnerTier")
+ACCOUNT_MANAGER = SearchAttributeKey.for_keyword("AccountManager")
+PARTNER_STATUS = SearchAttributeKey.for_keyword("PartnerStatus")
 
 ALL: tuple[SearchAttributeKey[str], ...] = (
     ISV_ID,
@@ -22,4 +25,7 @@ ALL: tuple[SearchAttributeKey[str], ...] = (
     CUSTOMER_ID,
     CHANNEL_PARTNER_ID,
     SUBSCRIPTION_STATUS,
+    PARTNER_TIER,
+    ACCOUNT_MANAGER,
+    PARTNER_STATUS,
 )
