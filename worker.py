@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.billing import BillingActivities
 from activities.connector import ConnectorActivities
 from activities.onboarding import OnboardingActivities
+from activities.partners import PartnerActivities
 from activities.payouts import PayoutActivities
 from activities.sandbox_gateway import SandboxGateway
 from activities.subscriptions import SubscriptionActivities
@@ -27,10 +28,11 @@ from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
 from workflows import search_attributes
 from workflows.onboarding import OnboardingWorkflow
+from workflows.partner import PartnerProgramWorkflow
 from workflows.payout import PayoutWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
-WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow]
+WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow, PartnerProgramWorkflow]
 
 # Pure modules shared with the workflows; passing them through keeps the sandbox from re-importing
 # pydantic models (and the e-mail validator they load lazily) for every run.
@@ -76,6 +78,7 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
     subscriptions = SubscriptionActivities(sessions, settings.exports_path)
     connector = ConnectorActivities(sessions, http, settings.connector_signing_secret)
     payouts = PayoutActivities(sessions, gateway)
+    partners = PartnerActivities(sessions)
     return PartnerflowWorker(
         client,
         closers=[http.aclose, engine.dispose],
@@ -98,6 +101,12 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
             connector.test,
             payouts.prepare_statements,
             payouts.transfer,
+            partners.record_partner,
+            partners.award_points,
+            partners.record_tier_decision,
+            partners.measure_quality,
+            partners.record_quality_report,
+            partners.record_review,
         ],
     )
 

@@ -18,3 +18,7 @@ def onboarding_id(isv_id: str, app_id: str) -> str:
 
 def onboarding_workflow_id(onboarding: str) -> str:
     return f"onboarding-{onboarding}"
+
+
+def partner_workflow_id(partner_id: str) -> str:
+    return f"partner-{partner_id}"

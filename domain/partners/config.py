@@ -79,6 +79,7 @@ class ProgrammeConfig(BaseModel):
     quality_report_months: int = 3  # quarterly
     consecutive_bad_reports_for_review: int = 3
     review_escalation_days: int = 14
+    review_escalation_recipient: str = "head-of-partner-sales"  # who hears of a review left undecided
     quality: QualityThresholds = QualityThresholds()
 
 

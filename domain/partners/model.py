@@ -128,6 +128,12 @@ class PartnerState(BaseModel):
 # Commands.
 
 
+class SignalledContractEvent(ContractEvent):
+    """A contract event another workflow reports (a marketplace subscription sold by the partner)."""
+
+    actor: str
+
+
 class RecordContracts(BaseModel):
     actor: str
     events: list[ContractEvent] = Field(min_length=1, max_length=500)

@@ -2,6 +2,7 @@
 
 import math
 from datetime import UTC, datetime, timedelta
+from fractions import Fraction
 
 from domain.billing_calendar import add_months
 from domain.errors import CommandRefused
@@ -45,7 +46,8 @@ def initial_tier(enrolment: Enrolment, config: ProgrammeConfig = PROGRAMME) -> T
 
 def points_for(event: ContractEvent, config: ProgrammeConfig = PROGRAMME) -> int:
     rule = config.points_catalogue[event.kind]
-    value = rule.per_euro_monthly * event.monthly_value_cents / 100
+    # Exact decimal arithmetic: in floats 0.7 points/EUR * 110 EUR is 76.99999999999999, floored to 76, not 77.
+    value = Fraction(str(rule.per_euro_monthly)) * event.monthly_value_cents / 100
     return rule.base + rule.per_unit * event.quantity + math.floor(value)
 
 

@@ -21,6 +21,7 @@ from domain.onboarding.model import (
 )
 from settings import Settings
 from tests.conftest import binary, test_settings
+from tests.workflow.partner_harness import partners  # noqa: F401  (the partner fixture)
 from tests.workflow.subscription_harness import subs  # noqa: F401  (the subscription fixture)
 from worker import create_worker, data_converter, ensure_search_attributes
 from workflows.onboarding import OnboardingInput, OnboardingWorkflow
