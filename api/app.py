@@ -8,7 +8,7 @@ from fastapi import APIRouter, FastAPI
 from temporalio.client import Client
 
 from api.errors import register_error_handlers
-from api.routers import apps, health, onboardings, payouts, subscriptions, webhooks
+from api.routers import apps, health, onboardings, partners, payouts, subscriptions, webhooks
 from api.temporal import TemporalConnector
 from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
@@ -45,5 +45,6 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     api.include_router(subscriptions.router)
     api.include_router(webhooks.router)
     api.include_router(payouts.router)
+    api.include_router(partners.router)
     app.include_router(api)
     return app

@@ -25,6 +25,10 @@ class Action(StrEnum):
     SUBSCRIPTION_READ = "subscription.read"
     PAYOUT_READ = "payout.read"
     PAYOUT_RUN = "payout.run"
+    PARTNER_ENROL = "partner.enrol"
+    PARTNER_COMMAND = "partner.command"
+    PARTNER_READ = "partner.read"
+    USAGE_REPORT = "usage.report"
 
 
 # Roles whose reads are limited to their own tenant's objects.
@@ -42,6 +46,12 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     # ISVs read their own statements only (the API forces the filter to the caller's ISV).
     Action.PAYOUT_READ: frozenset({Role.ADMIN, Role.AUDITOR, Role.ISV}),
     Action.PAYOUT_RUN: frozenset({Role.ADMIN}),
+    Action.PARTNER_ENROL: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER}),
+    Action.PARTNER_COMMAND: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER}),
+    # A channel partner reads its own record and quality reports only (the API scopes reads and lists by its id).
+    Action.PARTNER_READ: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.CHANNEL_PARTNER}),
+    # Usage of what a partner's customers booked, as operators and ISVs report it (ISVs for their own apps only).
+    Action.USAGE_REPORT: frozenset({Role.ADMIN, Role.OPERATOR, Role.ISV}),
 }
 
 
@@ -63,3 +73,6 @@ class Principal(BaseModel):
 
     def sees_isv(self, isv_id: str) -> bool:
         return not self.is_tenant_scoped or self.isv_id == isv_id
+
+    def sees_partner(self, partner_id: str) -> bool:
+        return not self.is_tenant_scoped or self.partner_id == partner_id

@@ -22,7 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from api.subscription_service import subscription_workflow_id
-from domain.ids import onboarding_id, onboarding_workflow_id
+from domain.ids import onboarding_id, onboarding_workflow_id, partner_workflow_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from settings import Settings
 from store import migrate, models
@@ -36,6 +36,7 @@ T = TypeVar("T")
 RUN = uuid.uuid4().hex[:6]
 ISV_A = f"acme-{RUN}"
 ISV_B = f"globex-{RUN}"
+OWN_PARTNER = f"sued-{RUN}"  # the channel partner of the "own_partner" key, enrolled by the partner tests
 
 KEYS: dict[str, dict[str, Any]] = {
     "admin": {"subject": "admin-ada", "roles": ["admin"]},
@@ -46,6 +47,7 @@ KEYS: dict[str, dict[str, Any]] = {
     "operator": {"subject": "operator-otto", "roles": ["operator"]},
     "account_manager": {"subject": "am-arno", "roles": ["account_manager"]},
     "channel_partner": {"subject": "partner-nord", "roles": ["channel_partner"], "partner_id": "telesales-nord"},
+    "own_partner": {"subject": "partner-sued", "roles": ["channel_partner"], "partner_id": OWN_PARTNER},
 }
 PM = KEYS["pm"]["subject"]
 
@@ -348,3 +350,138 @@ async def subs(api: Api) -> AsyncIterator[Subscriptions]:
 async def listing_subs(listing_api: Api) -> AsyncIterator[Subscriptions]:
     async with booking(listing_api) as subscriptions:
         yield subscriptions
+
+
+# --- partners --------------------------------------------------------------------------------
+
+AM = KEYS["account_manager"]["subject"]
+
+
+async def sleep_days(env: WorkflowEnvironment, days: float) -> None:
+    """Moves the test server's clock in steps of at most 30 days (one long skip outlasts the RPC timeout)."""
+    left = days
+    while left > 0:
+        step = min(30.0, left)
+        await env.sleep(timedelta(days=step))
+        left -= step
+
+
+def new_partner_id() -> str:
+    return f"partner-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class Partners:
+    """Enrols channel partners through the API and commands them as an account manager."""
+
+    api: Api
+    enrolled: list[str] = field(default_factory=list)
+
+    def body(
+        self, *, partner_id: str | None = None, account_manager: str = AM, last_year_points: int | None = 0, **more: Any
+    ) -> dict[str, Any]:
+        body = {
+            "id": partner_id or new_partner_id(),
+            "name": "Telesales Nord GmbH",
+            "account_manager": account_manager,
+            "last_year_points": last_year_points,
+            **more,
+        }
+        return {name: value for name, value in body.items() if value is not None}
+
+    async def post_enrolment(self, body: dict[str, Any], as_role: str = "account_manager") -> httpx.Response:
+        response = await self.api.http.post("/api/v1/partners", json=body, headers=auth(as_role))
+        if response.status_code == 201:
+            self.enrolled.append(response.json()["id"])
+        return response
+
+    async def enrol(self, as_role: str = "account_manager", **body: Any) -> dict[str, Any]:
+        response = await self.post_enrolment(self.body(**body), as_role)
+        assert response.status_code == 201, response.text
+        view: dict[str, Any] = response.json()
+        return view
+
+    async def get(self, partner: str, path: str = "", as_role: str = "account_manager") -> httpx.Response:
+        return await self.api.http.get(f"/api/v1/partners/{partner}{path}", headers=auth(as_role))
+
+    async def view(self, partner: str, as_role: str = "account_manager") -> dict[str, Any]:
+        response = await self.get(partner, as_role=as_role)
+        assert response.status_code == 200, response.text
+        view: dict[str, Any] = response.json()
+        return view
+
+    async def post(
+        self, partner: str, path: str, body: Any = None, as_role: str = "account_manager", key: str | None = None
+    ) -> httpx.Response:
+        headers = auth(as_role) | ({"Idempotency-Key": key} if key else {})
+        return await self.api.http.post(f"/api/v1/partners/{partner}/{path}", json=body, headers=headers)
+
+    async def contract(
+        self,
+        partner: str,
+        reference_id: str | None = None,
+        kind: str = "digital_phone_licenses",
+        as_role: str = "account_manager",
+        key: str | None = None,
+        **more: Any,
+    ) -> httpx.Response:
+        """A contract event; by default Digital Phone licences (50 points each by the default catalogue)."""
+        event = {"reference_id": reference_id or f"ref-{uuid.uuid4().hex[:10]}", "kind": kind, **more}
+        return await self.post(partner, "contracts", event, as_role=as_role, key=key)
+
+    async def seed_unpaid_invoice(self, partner: str, issued_at: datetime) -> None:
+        """An invoice of one of the partner's customers that was never paid: bad payment behaviour."""
+        number = f"inv-{uuid.uuid4().hex[:10]}"
+        engine = create_engine(self.api.settings.database_url)
+        async with create_session_factory(engine).begin() as session:
+            session.add(
+                models.InvoiceRow(
+                    number=number,
+                    subscription_id=f"cust-x-{number}",
+                    customer_id="cust-x",
+                    app_id="crm",
+                    isv_id=ISV_A,
+                    channel_partner_id=partner,
+                    kind="period",
+                    net_cents=1990,
+                    vat_cents=378,
+                    gross_cents=2368,
+                    currency="EUR",
+                    status="failed",
+                    issued_at=issued_at,
+                    due_at=issued_at,
+                )
+            )
+        await engine.dispose()
+
+    async def wait_until_ended(self, partner: str) -> None:
+        await self.api.env.client.get_workflow_handle(partner_workflow_id(partner)).result()
+
+    async def finish(self) -> None:
+        """Terminates what the test left running, so its timers do not slow later tests' time skipping."""
+        if self.api.env.supports_time_skipping:
+            # The test server must settle refused Updates while the worker still runs (tests/workflow/conftest.py).
+            await self.api.env.sleep(timedelta(seconds=1))
+        for partner in self.enrolled:
+            handle = self.api.env.client.get_workflow_handle(partner_workflow_id(partner))
+            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
+                await handle.terminate("api tests finished")
+
+
+@asynccontextmanager
+async def enrolling(api: Api) -> AsyncIterator[Partners]:
+    partners = Partners(api)
+    yield partners
+    await partners.finish()
+
+
+@pytest_asyncio.fixture
+async def partners(api: Api) -> AsyncIterator[Partners]:
+    async with enrolling(api) as enrolled:
+        yield enrolled
+
+
+@pytest_asyncio.fixture
+async def listing_partners(listing_api: Api) -> AsyncIterator[Partners]:
+    async with enrolling(listing_api) as enrolled:
+        yield enrolled
