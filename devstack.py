@@ -36,6 +36,7 @@ DEMO_API_KEYS = {
     "dev-admin": {"subject": "admin", "roles": ["admin"]},
     "dev-pm": {"subject": "pm-anna", "roles": ["partner_manager"]},
     "dev-operator": {"subject": "operator-otto", "roles": ["operator"]},
+    "dev-am": {"subject": "am-bernd", "roles": ["account_manager"]},
     "dev-auditor": {"subject": "auditor-eva", "roles": ["auditor"]},
     "dev-isv-acme": {"subject": "isv-acme", "roles": ["isv"], "isv_id": "acme"},
 }
@@ -201,7 +202,7 @@ def _print_urls(settings: Settings) -> None:
 def main() -> None:
     if "API_KEYS" not in os.environ:
         os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
-        print("API_KEYS is not set: using the demo keys dev-admin, dev-pm, dev-operator, dev-auditor, dev-isv-acme")
+        print("API_KEYS is not set: using the demo keys dev-admin, dev-pm, dev-operator, dev-am, dev-auditor, dev-isv-acme")
     get_settings.cache_clear()
     asyncio.run(run(get_settings()))
     sys.stdout.flush()

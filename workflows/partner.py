@@ -77,7 +77,6 @@ class PartnerProgramWorkflow:
             self._carried_over = False
         self._signalled: list[SignalledContractEvent] = []
         self._changed = False
-        self._year_closed = False
         self._award_lock = asyncio.Lock()
         self._last_award_at = datetime.min.replace(tzinfo=UTC)
         self._published: list[SearchAttributePair[str]] = []
@@ -94,9 +93,9 @@ class PartnerProgramWorkflow:
             await self._escalate_due_review()
             if workflow.now() >= self._state.year_ends_at and self._state.status == PartnerStatus.ACTIVE:
                 await self._close_year()
-                self._year_closed = True
-            if self._year_closed or workflow.info().is_continue_as_new_suggested():
-                self._continue_as_new()
+                await self._continue_as_new()
+            if workflow.info().is_continue_as_new_suggested():
+                await self._continue_as_new()
         await workflow.wait_condition(workflow.all_handlers_finished)
         await self._record()
         return self.view()
@@ -120,10 +119,16 @@ class PartnerProgramWorkflow:
                 timeout=timeout,
             )
 
-    def _continue_as_new(self) -> None:
-        """Raises ContinueAsNewError once every handler is done; signals not yet awarded travel along."""
-        if self._signalled or not workflow.all_handlers_finished():
-            return  # the loop comes back here as soon as the work is done
+    async def _continue_as_new(self) -> None:
+        """Continues as new once every handler is done and every signalled event is awarded.
+
+        Waiting (not polling) matters: a loop that only checked would spin while an Update awaits its activity.
+        """
+        while True:
+            await self._award_signalled()
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not self._signalled:
+                break
         workflow.continue_as_new(PartnerInput(partner_id=self._state.id, actor="system", state=self._state))
 
     # --- points -------------------------------------------------------------------------------

@@ -106,7 +106,12 @@ class SubscriptionWorkflow:
             renewed = await self._do_due_steps()
             self._publish()
             if renewed or workflow.info().is_continue_as_new_suggested():
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._inbox)
+                # Payment events that arrive while handlers finish are applied here, not carried unapplied.
+                while True:
+                    await workflow.wait_condition(workflow.all_handlers_finished)
+                    if not self._inbox:
+                        break
+                    await self._handle_payment_events()
                 workflow.continue_as_new(
                     SubscriptionInput(subscription_id=self._state.id, actor="system", state=self._state)
                 )
