@@ -202,7 +202,7 @@ def _print_urls(settings: Settings) -> None:
 def main() -> None:
     if "API_KEYS" not in os.environ:
         os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
-        print("API_KEYS is not set: using the demo keys dev-admin, dev-pm, dev-operator, dev-am, dev-auditor, dev-isv-acme")
+        print(f"API_KEYS is not set: using the demo keys {', '.join(DEMO_API_KEYS)}")
     get_settings.cache_clear()
     asyncio.run(run(get_settings()))
     sys.stdout.flush()

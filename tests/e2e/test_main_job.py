@@ -22,10 +22,11 @@ from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
-PM_KEY, ISV_KEY, OPERATOR_KEY = "e2e-pm", "e2e-isv", "e2e-operator"
+PM_KEY, ISV_KEY, OPERATOR_KEY, AM_KEY = "e2e-pm", "e2e-isv", "e2e-operator", "e2e-am"
 API_KEYS = {
     PM_KEY: {"subject": "pm-anna", "roles": ["partner_manager"]},
     OPERATOR_KEY: {"subject": "operator-otto", "roles": ["operator"]},
+    AM_KEY: {"subject": "am-bernd", "roles": ["account_manager"]},
     ISV_KEY: {"subject": "isv-acme", "roles": ["isv"], "isv_id": "acme"},
 }
 
@@ -138,6 +139,7 @@ def test_the_main_job_onboards_an_app_to_the_catalogue_and_keeps_it_across_resta
         assert app["plans"] == [{"term_months": 1, "monthly_price_cents": 1990}]
 
     subscribe_and_export(stack)
+    enrol_a_partner(stack)
 
     assert stack.interrupt() == 0
     assert not port_open(stack.api_port), "the API still listens after Ctrl-C"
@@ -178,3 +180,22 @@ def subscribe_and_export(stack: Stack) -> None:
             return
         time.sleep(0.2)
     pytest.fail("the sandbox's webhook for the export fee never reached the API")
+
+
+def enrol_a_partner(stack: Stack) -> None:
+    """A channel partner is enrolled, earns points once per reference id, and is listed by its tier."""
+    with httpx.Client(base_url=stack.url, headers={"Authorization": f"Bearer {AM_KEY}"}, timeout=30) as api:
+        enrolment = {"id": "telesales-nord", "name": "Telesales Nord GmbH", "account_manager": "am-bernd"}
+        assert call(api, "POST", "/partners", json={**enrolment, "legacy_level": "gold"})["tier"] == "advanced"
+        event = {"reference_id": "order-4711", "kind": "new_customer_contract", "monthly_value_cents": 4990}
+        first = call(api, "POST", "/partners/telesales-nord/contracts", json=event)
+        repeat = call(api, "POST", "/partners/telesales-nord/contracts", json=event)
+        assert (first["points_awarded"], first["duplicate"]) == (599, False)
+        assert (repeat["points_awarded"], repeat["duplicate"], repeat["points"]) == (599, True, 599)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            listed = call(api, "GET", "/partners?tier=advanced&account_manager=am-bernd")["items"]
+            if [item["id"] for item in listed] == ["telesales-nord"]:
+                return
+            time.sleep(0.3)
+        pytest.fail("the partner never appeared in the list by tier (visibility)")
