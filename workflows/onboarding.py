@@ -6,7 +6,6 @@ the 42-day escalation live in the main loop, and the handlers only change state.
 
 import contextlib
 from collections.abc import Callable
-from datetime import timedelta
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -38,11 +37,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.subscription.model import ConnectorAction, ConnectorCall
     from workflows import search_attributes as sa
+    from workflows.effects import ACTIVITY_TIMEOUT, SearchAttributePublisher, run_activity
     from workflows.refusals import refuse_unless
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
 CONNECTOR_TEST_PATCH = "connector-test-call"
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 
@@ -80,7 +78,7 @@ class OnboardingWorkflow:
             self._state = rules.start(input.onboarding_id, input.request, input.actor, workflow.now())
             self._carried_over = False
         self._changed = False
-        self._published: list[SearchAttributePair[str]] = []
+        self._search_attributes = SearchAttributePublisher()
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingView:
@@ -250,12 +248,8 @@ class OnboardingWorkflow:
         await self._activity(names.RECORD_ONBOARDING_STEP, OnboardingStep(onboarding_id=self._state.id, entry=entry))
 
     async def _activity(self, name: str, argument: BaseModel) -> None:
-        await workflow.execute_activity(
-            name, argument, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
-        )
+        await run_activity(name, argument)
 
     def _publish_search_attributes(self) -> None:
-        pairs = search_attributes_of(self._state, rules.current_sla_status(self._state, workflow.now()).value)
-        if pairs != self._published:
-            workflow.upsert_search_attributes([pair.key.value_set(pair.value) for pair in pairs])
-            self._published = pairs
+        sla_status = rules.current_sla_status(self._state, workflow.now()).value
+        self._search_attributes.publish(search_attributes_of(self._state, sla_status))

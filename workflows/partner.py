@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import SearchAttributePair
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
@@ -38,10 +38,9 @@ with workflow.unsafe.imports_passed_through():
         SignalledContractEvent,
     )
     from workflows import search_attributes as sa
+    from workflows.effects import SearchAttributePublisher, run_activity
     from workflows.refusals import refuse_unless
 
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 SIGNAL_BATCH = 200  # signalled events are awarded in batches of at most this many
 
 ResultT = TypeVar("ResultT")
@@ -79,7 +78,7 @@ class PartnerProgramWorkflow:
         self._changed = False
         self._award_lock = asyncio.Lock()
         self._last_award_at = datetime.min.replace(tzinfo=UTC)
-        self._published: list[SearchAttributePair[str]] = []
+        self._search_attributes = SearchAttributePublisher()
 
     @workflow.run
     async def run(self, input: PartnerInput) -> PartnerView:
@@ -277,16 +276,7 @@ class PartnerProgramWorkflow:
         )
 
     async def _activity(self, name: str, argument: BaseModel, result_type: type[ResultT] | None = None) -> Any:
-        return await workflow.execute_activity(
-            name,
-            argument,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            result_type=result_type,
-        )
+        return await run_activity(name, argument, result_type)
 
     def _publish(self) -> None:
-        pairs = search_attributes_of(self._state)
-        if pairs != self._published:
-            workflow.upsert_search_attributes([pair.key.value_set(pair.value) for pair in pairs])
-            self._published = pairs
+        self._search_attributes.publish(search_attributes_of(self._state))

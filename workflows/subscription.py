@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair
+from temporalio.common import SearchAttributePair
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -46,10 +46,9 @@ with workflow.unsafe.imports_passed_through():
         SuspensionReason,
     )
     from workflows import search_attributes as sa
+    from workflows.effects import SearchAttributePublisher, run_activity
     from workflows.refusals import refuse_unless
 
-ACTIVITY_TIMEOUT = timedelta(seconds=30)
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
 PARTNER_SIGNAL = "record_contract_event"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
@@ -92,7 +91,7 @@ class SubscriptionWorkflow:
             self._carried_over = False
         self._changed = False
         self._inbox: list[PaymentEvent] = []
-        self._published: list[SearchAttributePair[str]] = []
+        self._search_attributes = SearchAttributePublisher()
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionView:
@@ -456,16 +455,7 @@ class SubscriptionWorkflow:
         )
 
     async def _activity(self, name: str, argument: BaseModel, result_type: type[ResultT] | None = None) -> Any:
-        return await workflow.execute_activity(
-            name,
-            argument,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-            retry_policy=ACTIVITY_RETRY,
-            result_type=result_type,
-        )
+        return await run_activity(name, argument, result_type)
 
     def _publish(self) -> None:
-        pairs = search_attributes_of(self._state)
-        if pairs != self._published:
-            workflow.upsert_search_attributes([pair.key.value_set(pair.value) for pair in pairs])
-            self._published = pairs
+        self._search_attributes.publish(search_attributes_of(self._state))
