@@ -4,6 +4,7 @@ Timers (trial end, billing periods, dunning retries, suspend-mode expiry) live i
 change state or run the one-off work a command asks for; payment webhooks arrive as signals.
 """
 
+import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import timedelta
@@ -91,6 +92,7 @@ class SubscriptionWorkflow:
             self._carried_over = False
         self._changed = False
         self._inbox: list[PaymentEvent] = []
+        self._collecting = asyncio.Lock()
         self._search_attributes = SearchAttributePublisher()
 
     @workflow.run
@@ -186,6 +188,14 @@ class SubscriptionWorkflow:
         await self._charge(invoice)
 
     async def _charge(self, invoice: Invoice) -> rules.PaymentOutcome:
+        # One payment attempt at a time: a dunning retry and an operator's reinstatement may both want to
+        # collect the same invoice; the second finds it paid and charges nothing.
+        async with self._collecting:
+            if rules.find_unpaid(self._state, invoice.number) is None:
+                return rules.PaymentOutcome.IGNORED
+            return await self._charge_now(invoice)
+
+    async def _charge_now(self, invoice: Invoice) -> rules.PaymentOutcome:
         method = self._state.payment_method
         if method is None:
             return rules.PaymentOutcome.PENDING  # stays open until a method is on file
@@ -212,7 +222,7 @@ class SubscriptionWorkflow:
         assert self._state.dunning is not None
         self._state.dunning.retries_done += 1
         rules.note(self._state, "system", "dunning_retry", workflow.now(), f"retry {self._state.dunning.retries_done}")
-        for invoice in list(self._state.unpaid):
+        for invoice in rules.to_collect(self._state):
             await self._charge(invoice)
 
     async def _handle_payment_events(self) -> None:
@@ -366,7 +376,7 @@ class SubscriptionWorkflow:
             await self._reinstated()
             return self._changed_view()
         rules.note(self._state, command.actor, "arrears_payment", now, command.comment)
-        for invoice in list(self._state.unpaid):
+        for invoice in rules.to_collect(self._state):
             await self._charge(invoice)
         if self._state.unpaid:
             self._changed = True

@@ -254,6 +254,19 @@ def renew(state: SubscriptionState, now: datetime) -> None:
     note(state, "system", "renewed", now, f"term {state.term_number} from {new_start.date()}")
 
 
+def to_collect(state: SubscriptionState) -> list[Invoice]:
+    """Unpaid invoices a new payment attempt is due for: failed ones, and ones never charged (no method then).
+
+    An invoice whose payment is pending waits for the provider's webhook; charging it again could take the
+    money twice.
+    """
+    return [
+        invoice
+        for invoice in state.unpaid
+        if invoice.status == InvoiceStatus.FAILED or (invoice.status == InvoiceStatus.OPEN and invoice.attempts == 0)
+    ]
+
+
 def find_unpaid(state: SubscriptionState, invoice_number: str) -> Invoice | None:
     return next((invoice for invoice in state.unpaid if invoice.number == invoice_number), None)
 

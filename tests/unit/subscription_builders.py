@@ -175,7 +175,7 @@ def perform(
         case Step.DUNNING_RETRY:
             assert state.dunning is not None
             state.dunning.retries_done += 1
-            for invoice in list(state.unpaid):
+            for invoice in rules.to_collect(state):
                 charge(state, invoice, charger(invoice), now)
         case Step.SUSPEND_FOR_NON_PAYMENT:
             rules.transition(state, Event.DUNNING_EXHAUSTED, SYSTEM, now, "dunning exhausted")

@@ -91,6 +91,24 @@ def test_a_pending_charge_waits_for_the_webhook_without_dunning():
     assert state.unpaid == [invoice] and state.dunning is None
 
 
+def test_only_failed_and_never_charged_invoices_are_collected_again():
+    state = active()
+    failed, pending, never_charged = first_invoice(state), first_invoice(state), first_invoice(state)
+    failed.attempts = 1
+    rules.apply_charge_result(state, failed, result(ChargeStatus.FAILED, "pay-1"), START)
+    pending.attempts = 1
+    rules.apply_charge_result(state, pending, result(ChargeStatus.PENDING, "pay-2"), START)
+    assert never_charged.attempts == 0
+    assert [invoice.number for invoice in rules.to_collect(state)] == [failed.number, never_charged.number]
+
+
+def test_a_pending_payment_is_not_charged_a_second_time():
+    state = in_dunning()
+    [invoice] = state.unpaid
+    charge(state, invoice, ChargeStatus.PENDING, START + days(3))
+    assert rules.to_collect(state) == [], "a pending payment waits for its webhook"
+
+
 def test_a_pending_retry_of_a_failed_invoice_is_open_again_not_failed():
     state = in_dunning()
     [invoice] = state.unpaid
