@@ -4,7 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, StringConstraints, model_validator
+from pydantic import BaseModel, Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
 from domain.catalogue import MARKETPLACE
 from domain.ids import Slug
@@ -59,12 +59,20 @@ class BookingRequest(BaseModel):
     payment_method: PaymentMethod | None = None
     channel_partner_id: Slug | None = None
 
-    @model_validator(mode="after")
-    def _consistent(self) -> "BookingRequest":
-        if self.term_months not in MARKETPLACE.contract_terms_months:
+    @field_validator("term_months")
+    @classmethod
+    def _term_is_offered(cls, term: int) -> int:
+        if term not in MARKETPLACE.contract_terms_months:
             raise ValueError(f"term_months must be one of {list(MARKETPLACE.contract_terms_months)}")
-        check_method_fits_customer(self.payment_method, self.customer)
-        return self
+        return term
+
+    @field_validator("payment_method")
+    @classmethod
+    def _method_fits_customer(cls, method: PaymentMethod | None, info: ValidationInfo) -> PaymentMethod | None:
+        customer = info.data.get("customer")  # absent when the customer itself was invalid
+        if customer is not None:
+            check_method_fits_customer(method, customer)
+        return method
 
 
 class BookedPlan(BaseModel):

@@ -28,6 +28,7 @@ async def test_a_direct_debit_with_an_invalid_iban_is_refused(subs: Subscription
 async def test_phone_bill_without_a_telekom_customer_number_is_refused(subs: Subscriptions):
     body = subs.body(payment_method=METHODS["phone_bill"], telekom_customer_number=None)
     [detail] = details_of(await subs.post_booking(body))
+    assert detail["field"] == "body.payment_method"
     assert "Telekom customer number" in detail["message"]
     with_number = subs.body(payment_method=METHODS["phone_bill"])
     assert (await subs.post_booking(with_number)).json()["payment_method"] == "phone_bill"
@@ -36,7 +37,7 @@ async def test_phone_bill_without_a_telekom_customer_number_is_refused(subs: Sub
 @pytest.mark.parametrize(
     ("change", "field"),
     [
-        ({"term_months": 6}, "body"),
+        ({"term_months": 6}, "body.term_months"),
         ({"app_id": "Acme CRM"}, "body.app_id"),
         ({"channel_partner_id": "Nord!"}, "body.channel_partner_id"),
         ({"actor": "someone"}, None),  # booking bodies may carry more fields; the actor is still the caller
