@@ -162,6 +162,9 @@ class SubscriptionWorkflow:
                 case rules.Step.REINSTATE_PAID_UP:
                     rules.reinstate_after_payment(self._state, "system", now)
                     await self._reinstated()
+                case rules.Step.PAYMENT_UNSETTLED:
+                    for invoice in rules.expire_unsettled(self._state, now):
+                        await self._after_payment(invoice, rules.PaymentOutcome.FAILED)
                 case rules.Step.TERMINATE:
                     await self._connector(ConnectorAction.DEPROVISION)
                     ended = self._state.suspend_ends_at or now
@@ -200,6 +203,7 @@ class SubscriptionWorkflow:
         if method is None:
             return rules.PaymentOutcome.PENDING  # stays open until a method is on file
         invoice.attempts += 1
+        invoice.last_attempt_at = workflow.now()
         result = await self._activity(
             names.CHARGE,
             ChargeRequest(

@@ -12,6 +12,8 @@ class SubscriptionConfig(BaseModel):
     vat_percent: float = 19.0
     billing_period_months: int = 1
     dunning_retry_days: tuple[int, ...] = (3, 7)  # days after the first failed payment
+    # A payment the provider has not settled (no webhook) within this many days counts as failed.
+    pending_payment_days: int = 5
     suspend_days: int = 30  # "in der Regel 30 Tage"
     export_fee_net_cents: int = 4_900
     currency: str = "EUR"

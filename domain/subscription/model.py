@@ -108,6 +108,7 @@ class Invoice(BaseModel):
     status: InvoiceStatus = InvoiceStatus.OPEN
     payment_id: str | None = None
     attempts: int = 0
+    last_attempt_at: datetime | None = None
     paid_at: datetime | None = None
     failure_reason: str | None = None
 

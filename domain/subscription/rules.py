@@ -81,6 +81,7 @@ class Step(StrEnum):
     SUSPEND_FOR_NON_PAYMENT = "suspend_for_non_payment"
     REINSTATE_PAID_UP = "reinstate_paid_up"
     TERMINATE = "terminate"
+    PAYMENT_UNSETTLED = "payment_unsettled"
 
 
 def book(
@@ -145,8 +146,34 @@ def billing_period_start(state: SubscriptionState, index: int, config: Subscript
     return add_months(state.term_started_at, months, anchor_day=state.contract_started_at.day)
 
 
+def unsettled_by(invoice: Invoice, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
+    """When a pending payment (charged, no outcome yet) stops waiting for its webhook."""
+    if invoice.status != InvoiceStatus.OPEN or invoice.last_attempt_at is None:
+        return None
+    return invoice.last_attempt_at + timedelta(days=config.pending_payment_days)
+
+
+def _first_unsettled_by(state: SubscriptionState, config: SubscriptionConfig) -> datetime | None:
+    moments = [moment for invoice in state.unpaid if (moment := unsettled_by(invoice, config)) is not None]
+    return min(moments) if moments else None
+
+
+def expire_unsettled(
+    state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS
+) -> list[Invoice]:
+    """Pending payments past their wait fail like a declined one (and start dunning in an active contract)."""
+    expired = [invoice for invoice in state.unpaid if (moment := unsettled_by(invoice, config)) and now >= moment]
+    for invoice in expired:
+        _failed(state, invoice, now, f"no outcome from the payment provider within {config.pending_payment_days} days")
+    return expired
+
+
 def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS) -> Step | None:
     """The next piece of timer-driven work whose time has come, if any."""
+    if state.status in (Status.ACTIVE, Status.SUSPENDED) and (
+        (unsettled := _first_unsettled_by(state, config)) is not None and now >= unsettled
+    ):
+        return Step.PAYMENT_UNSETTLED
     match state.status:
         case Status.TRIALING:
             return Step.TRIAL_END if now >= state.trial_ends_at else None
@@ -181,10 +208,14 @@ def next_deadline(state: SubscriptionState, config: SubscriptionConfig = SUBSCRI
         case Status.TRIALING:
             return state.trial_ends_at
         case Status.ACTIVE:
-            moments = [m for m in (state.next_invoice_at, next_retry_at(state, config)) if m is not None]
-            return min(moments) if moments else None
+            moments = [state.next_invoice_at, next_retry_at(state, config), _first_unsettled_by(state, config)]
+            present = [moment for moment in moments if moment is not None]
+            return min(present) if present else None
         case Status.SUSPENDED:
-            return state.suspend_ends_at
+            unsettled = _first_unsettled_by(state, config)
+            if state.suspend_ends_at is None or unsettled is None:
+                return state.suspend_ends_at or unsettled
+            return min(state.suspend_ends_at, unsettled)
         case _:
             return None
 

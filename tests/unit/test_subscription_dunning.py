@@ -109,6 +109,32 @@ def test_a_pending_payment_is_not_charged_a_second_time():
     assert rules.to_collect(state) == [], "a pending payment waits for its webhook"
 
 
+def test_a_payment_left_unsettled_for_5_days_fails_and_starts_dunning():
+    state = active()
+    invoice = first_invoice(state)
+    invoice.attempts, invoice.last_attempt_at = 1, START
+    rules.apply_charge_result(state, invoice, result(ChargeStatus.PENDING, "pay-9"), START)
+    waiting_until = START + days(SUBSCRIPTIONS.pending_payment_days)
+
+    assert rules.next_deadline(state) == min(waiting_until, state.next_invoice_at or waiting_until)
+    assert rules.due_step(state, waiting_until - timedelta(microseconds=1)) is None
+    assert rules.due_step(state, waiting_until) == Step.PAYMENT_UNSETTLED
+
+    assert rules.expire_unsettled(state, waiting_until) == [invoice]
+    assert invoice.status == InvoiceStatus.FAILED
+    assert invoice.failure_reason is not None and "no outcome" in invoice.failure_reason
+    assert state.dunning is not None and state.dunning.started_at == waiting_until
+    assert rules.due_step(state, waiting_until) is None
+
+
+def test_an_invoice_never_charged_is_not_waiting_for_a_provider():
+    state = active(method=None)
+    invoice = first_invoice(state)
+    assert (invoice.status, invoice.attempts) == (InvoiceStatus.OPEN, 0)
+    assert rules.unsettled_by(invoice) is None
+    assert rules.due_step(state, START + days(30)) != Step.PAYMENT_UNSETTLED
+
+
 def test_a_pending_retry_of_a_failed_invoice_is_open_again_not_failed():
     state = in_dunning()
     [invoice] = state.unpaid

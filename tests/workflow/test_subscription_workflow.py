@@ -231,3 +231,18 @@ async def test_the_isv_endpoint_gets_signed_calls_and_a_refusal_does_not_stop_th
             request.body,
             int(time.time()),
         )
+
+
+async def test_a_payment_the_provider_never_settles_fails_after_5_days_and_is_dunned(subs: SubscriptionHarness):
+    # The sandbox answers tok_pending with "pending"; with no webhook URL in tests, no outcome ever follows.
+    handle = await subs.book(term_months=1, payment_method={"type": "credit_card", "token": "tok_pending"})
+    await subs.sleep_days(30.5)
+    view = await subs.view(handle)
+    assert view.status == SubscriptionStatus.ACTIVE and view.dunning is None
+
+    await subs.sleep_days(5)
+    view = await subs.view(handle)
+    assert view.dunning is not None
+    invoices = await subs.rows(models.InvoiceRow, subscription_id=view.id)
+    assert [invoice.status for invoice in invoices] == ["failed"]
+    assert await subs.count(models.Notification, kind="payment_failed") >= 1
