@@ -17,8 +17,9 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
-    from domain.subscription import rules
+    from domain.subscription import payments, rules
     from domain.subscription.config import SUBSCRIPTIONS
+    from domain.subscription.history import note
     from domain.subscription.model import (
         BookedPlan,
         BookingRequest,
@@ -163,8 +164,8 @@ class SubscriptionWorkflow:
                     rules.reinstate_after_payment(self._state, "system", now)
                     await self._reinstated()
                 case rules.Step.PAYMENT_UNSETTLED:
-                    for invoice in rules.expire_unsettled(self._state, now):
-                        await self._after_payment(invoice, rules.PaymentOutcome.FAILED)
+                    for invoice in payments.expire_unsettled(self._state, now):
+                        await self._after_payment(invoice, payments.PaymentOutcome.FAILED)
                 case rules.Step.TERMINATE:
                     await self._connector(ConnectorAction.DEPROVISION)
                     ended = self._state.suspend_ends_at or now
@@ -190,24 +191,24 @@ class SubscriptionWorkflow:
         )
         await self._charge(invoice)
 
-    async def _charge(self, invoice: Invoice) -> rules.PaymentOutcome:
+    async def _charge(self, invoice: Invoice) -> payments.PaymentOutcome:
         # One payment attempt at a time: a dunning retry and an operator's reinstatement may both want to
         # collect the same invoice; the second finds it paid and charges nothing.
         async with self._collecting:
-            if rules.find_unpaid(self._state, invoice.number) is None:
-                return rules.PaymentOutcome.IGNORED
+            if payments.find_unpaid(self._state, invoice.number) is None:
+                return payments.PaymentOutcome.IGNORED
             return await self._charge_now(invoice)
 
-    async def _charge_now(self, invoice: Invoice) -> rules.PaymentOutcome:
+    async def _charge_now(self, invoice: Invoice) -> payments.PaymentOutcome:
         method = self._state.payment_method
         if method is None:
-            return rules.PaymentOutcome.PENDING  # stays open until a method is on file
+            return payments.PaymentOutcome.PENDING  # stays open until a method is on file
         invoice.attempts += 1
         invoice.last_attempt_at = workflow.now()
         result = await self._activity(
             names.CHARGE,
             ChargeRequest(
-                idempotency_key=rules.charge_key(invoice),
+                idempotency_key=payments.charge_key(invoice),
                 subscription_id=self._state.id,
                 invoice_number=invoice.number,
                 amount_cents=invoice.amounts.gross_cents,
@@ -218,26 +219,26 @@ class SubscriptionWorkflow:
             ),
             result_type=ChargeResult,
         )
-        outcome = rules.apply_charge_result(self._state, invoice, result, workflow.now())
+        outcome = payments.apply_charge_result(self._state, invoice, result, workflow.now())
         await self._after_payment(invoice, outcome)
         return outcome
 
     async def _retry_unpaid(self) -> None:
         assert self._state.dunning is not None
         self._state.dunning.retries_done += 1
-        rules.note(self._state, "system", "dunning_retry", workflow.now(), f"retry {self._state.dunning.retries_done}")
-        for invoice in rules.to_collect(self._state):
+        note(self._state, "system", "dunning_retry", workflow.now(), f"retry {self._state.dunning.retries_done}")
+        for invoice in payments.to_collect(self._state):
             await self._charge(invoice)
 
     async def _handle_payment_events(self) -> None:
         while self._inbox:
             event = self._inbox.pop(0)
-            outcome, invoice = rules.apply_payment_event(self._state, event, workflow.now())
+            outcome, invoice = payments.apply_payment_event(self._state, event, workflow.now())
             if invoice is not None:
                 await self._after_payment(invoice, outcome)
 
-    async def _after_payment(self, invoice: Invoice, outcome: rules.PaymentOutcome) -> None:
-        if outcome in (rules.PaymentOutcome.IGNORED, rules.PaymentOutcome.PENDING):
+    async def _after_payment(self, invoice: Invoice, outcome: payments.PaymentOutcome) -> None:
+        if outcome in (payments.PaymentOutcome.IGNORED, payments.PaymentOutcome.PENDING):
             return
         now = workflow.now()
         await self._activity(
@@ -250,15 +251,15 @@ class SubscriptionWorkflow:
                 failure_reason=invoice.failure_reason,
             ),
         )
-        if outcome == rules.PaymentOutcome.FAILED:
+        if outcome == payments.PaymentOutcome.FAILED:
             await self._notify(
                 f"payment-failed-{invoice.number}-{invoice.attempts}",
                 "payment_failed",
                 f"payment of invoice {invoice.number} failed ({invoice.failure_reason}); "
-                f"next retry {rules.next_retry_at(self._state) or 'none: suspension follows'}",
+                f"next retry {payments.next_retry_at(self._state) or 'none: suspension follows'}",
             )
             return
-        if rules.books_revenue(invoice):
+        if payments.books_revenue(invoice):
             await self._activity(
                 names.BOOK_REVENUE_SHARE,
                 RevenueShareBooking(
@@ -268,7 +269,7 @@ class SubscriptionWorkflow:
                     app_id=self._state.plan.app_id,
                     net_cents=invoice.amounts.net_cents,
                     share_percent=self._state.plan.revenue_share_percent,
-                    share_cents=rules.revenue_share_of(self._state, invoice),
+                    share_cents=payments.revenue_share_of(self._state, invoice),
                     booked_at=now,
                 ),
             )
@@ -289,10 +290,10 @@ class SubscriptionWorkflow:
         }
         try:
             await workflow.get_external_workflow_handle(f"partner-{partner}").signal(PARTNER_SIGNAL, event)
-            rules.note(self._state, "system", "partner_points_signalled", workflow.now(), f"partner-{partner}")
+            note(self._state, "system", "partner_points_signalled", workflow.now(), f"partner-{partner}")
         except Exception as error:  # no running programme for the partner (yet): keep a note, do not fail
             detail = f"partner-{partner} not reachable: {error}"
-            rules.note(self._state, "system", "partner_points_pending", workflow.now(), detail)
+            note(self._state, "system", "partner_points_pending", workflow.now(), detail)
             await self._notify(
                 f"partner-points-{partner}", "partner_points_pending", detail, recipient="partner-programme"
             )
@@ -350,7 +351,7 @@ class SubscriptionWorkflow:
     @workflow.update
     async def request_export(self, command: ExportRequestCommand) -> SubscriptionView:
         now = workflow.now()
-        rules.note(self._state, command.actor, "export_requested", now, command.export_id)
+        note(self._state, command.actor, "export_requested", now, command.export_id)
         fee = rules.issue_export_fee_invoice(self._state, now)
         record = ExportRecord(
             export_id=command.export_id, requested_at=now, requested_by=command.actor, fee_invoice=fee.number
@@ -379,8 +380,8 @@ class SubscriptionWorkflow:
             rules.start_contract(self._state, command.actor, now)
             await self._reinstated()
             return self._changed_view()
-        rules.note(self._state, command.actor, "arrears_payment", now, command.comment)
-        for invoice in rules.to_collect(self._state):
+        note(self._state, command.actor, "arrears_payment", now, command.comment)
+        for invoice in payments.to_collect(self._state):
             await self._charge(invoice)
         if self._state.unpaid:
             self._changed = True
@@ -448,7 +449,7 @@ class SubscriptionWorkflow:
         except ActivityError as failed:
             # The ISV refused the call for good (a 4xx): the subscription goes on, and people are told.
             detail = f"{action.value} refused by the ISV connector: {failed.cause or failed}"
-            rules.note(self._state, "system", "connector_failed", workflow.now(), detail)
+            note(self._state, "system", "connector_failed", workflow.now(), detail)
             await self._notify(
                 f"connector-{call.event_id}", "connector_failed", detail, recipient=self._state.plan.isv_id
             )

@@ -1,4 +1,6 @@
-"""The subscription's rules: its state machine, what is due when, billing, payments and dunning.
+"""The subscription's rules: its state machine, what is due when, billing periods, commands, the read model.
+
+Payment outcomes and dunning are in `domain.subscription.payments`.
 
 Workflow validators call the `check_*` functions; the workflow performs the side effects that the
 `apply_*` functions describe by their return values.
@@ -9,25 +11,21 @@ from enum import StrEnum
 
 from domain.billing_calendar import add_months, periods_in_term
 from domain.errors import CommandRefused
-from domain.money import invoice_amounts, revenue_share_cents
+from domain.money import invoice_amounts
 from domain.payments import masked
+from domain.subscription import payments
 from domain.subscription.config import SUBSCRIPTIONS, SubscriptionConfig
+from domain.subscription.history import note
 from domain.subscription.model import (
     BookedPlan,
     BookingRequest,
     CancelCommand,
     ChangePaymentMethodCommand,
-    ChargeResult,
-    ChargeStatus,
-    Dunning,
     DunningView,
     ExportRequestCommand,
-    HistoryEntry,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
-    PaymentEvent,
-    PaymentEventType,
     ReinstateCommand,
     SubscriptionState,
     SubscriptionStatus,
@@ -100,10 +98,6 @@ def book(
     return state
 
 
-def note(state: SubscriptionState, actor: str, action: str, now: datetime, detail: str | None = None) -> None:
-    state.history.append(HistoryEntry(at=now, actor=actor, action=action, detail=detail))
-
-
 def transition(state: SubscriptionState, event: Event, actor: str, now: datetime, detail: str | None = None) -> None:
     target = TRANSITIONS.get((state.status, event))
     assert target is not None, f"no transition from {state.status} on {event}"
@@ -124,13 +118,6 @@ def transition(state: SubscriptionState, event: Event, actor: str, now: datetime
 # --- what is due ----------------------------------------------------------------------------
 
 
-def next_retry_at(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
-    dunning = state.dunning
-    if dunning is None or dunning.retries_done >= len(config.dunning_retry_days):
-        return None
-    return dunning.started_at + timedelta(days=config.dunning_retry_days[dunning.retries_done])
-
-
 def current_term_end(state: SubscriptionState) -> datetime | None:
     """Anchored on the contract's first day, so a term ending on a short month does not move later terms."""
     if state.contract_started_at is None or state.term_number == 0:
@@ -146,32 +133,10 @@ def billing_period_start(state: SubscriptionState, index: int, config: Subscript
     return add_months(state.term_started_at, months, anchor_day=state.contract_started_at.day)
 
 
-def unsettled_by(invoice: Invoice, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
-    """When a pending payment (charged, no outcome yet) stops waiting for its webhook."""
-    if invoice.status != InvoiceStatus.OPEN or invoice.last_attempt_at is None:
-        return None
-    return invoice.last_attempt_at + timedelta(days=config.pending_payment_days)
-
-
-def _first_unsettled_by(state: SubscriptionState, config: SubscriptionConfig) -> datetime | None:
-    moments = [moment for invoice in state.unpaid if (moment := unsettled_by(invoice, config)) is not None]
-    return min(moments) if moments else None
-
-
-def expire_unsettled(
-    state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS
-) -> list[Invoice]:
-    """Pending payments past their wait fail like a declined one (and start dunning in an active contract)."""
-    expired = [invoice for invoice in state.unpaid if (moment := unsettled_by(invoice, config)) and now >= moment]
-    for invoice in expired:
-        _failed(state, invoice, now, f"no outcome from the payment provider within {config.pending_payment_days} days")
-    return expired
-
-
 def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS) -> Step | None:
     """The next piece of timer-driven work whose time has come, if any."""
     if state.status in (Status.ACTIVE, Status.SUSPENDED) and (
-        (unsettled := _first_unsettled_by(state, config)) is not None and now >= unsettled
+        (unsettled := payments.first_unsettled_by(state, config)) is not None and now >= unsettled
     ):
         return Step.PAYMENT_UNSETTLED
     match state.status:
@@ -181,9 +146,9 @@ def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig
             if state.dunning is not None:
                 if not state.unpaid:
                     pass  # settled since; cleared when the payment was applied
-                elif state.dunning.retries_done >= len(config.dunning_retry_days) and _arrears_failed(state):
+                elif state.dunning.retries_done >= len(config.dunning_retry_days) and payments.arrears_failed(state):
                     return Step.SUSPEND_FOR_NON_PAYMENT
-                elif (retry := next_retry_at(state, config)) is not None and now >= retry:
+                elif (retry := payments.next_retry_at(state, config)) is not None and now >= retry:
                     return Step.DUNNING_RETRY
             if state.next_invoice_at is not None and now >= state.next_invoice_at:
                 if state.period_index >= periods_in_term(state.plan.term_months, config.billing_period_months):
@@ -198,21 +163,21 @@ def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig
             return None
 
 
-def _arrears_failed(state: SubscriptionState) -> bool:
-    return any(invoice.status == InvoiceStatus.FAILED for invoice in state.unpaid)
-
-
 def next_deadline(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
     """When the workflow must wake up next, if nothing else happens first."""
     match state.status:
         case Status.TRIALING:
             return state.trial_ends_at
         case Status.ACTIVE:
-            moments = [state.next_invoice_at, next_retry_at(state, config), _first_unsettled_by(state, config)]
+            moments = [
+                state.next_invoice_at,
+                payments.next_retry_at(state, config),
+                payments.first_unsettled_by(state, config),
+            ]
             present = [moment for moment in moments if moment is not None]
             return min(present) if present else None
         case Status.SUSPENDED:
-            unsettled = _first_unsettled_by(state, config)
+            unsettled = payments.first_unsettled_by(state, config)
             if state.suspend_ends_at is None or unsettled is None:
                 return state.suspend_ends_at or unsettled
             return min(state.suspend_ends_at, unsettled)
@@ -283,102 +248,6 @@ def renew(state: SubscriptionState, now: datetime) -> None:
     state.period_index = 0
     state.next_invoice_at = new_start
     note(state, "system", "renewed", now, f"term {state.term_number} from {new_start.date()}")
-
-
-def to_collect(state: SubscriptionState) -> list[Invoice]:
-    """Unpaid invoices a new payment attempt is due for: failed ones, and ones never charged (no method then).
-
-    An invoice whose payment is pending waits for the provider's webhook; charging it again could take the
-    money twice.
-    """
-    return [
-        invoice
-        for invoice in state.unpaid
-        if invoice.status == InvoiceStatus.FAILED or (invoice.status == InvoiceStatus.OPEN and invoice.attempts == 0)
-    ]
-
-
-def find_unpaid(state: SubscriptionState, invoice_number: str) -> Invoice | None:
-    return next((invoice for invoice in state.unpaid if invoice.number == invoice_number), None)
-
-
-def charge_key(invoice: Invoice) -> str:
-    return f"{invoice.number}-attempt-{invoice.attempts}"
-
-
-class PaymentOutcome(StrEnum):
-    PAID = "paid"
-    FAILED = "failed"
-    PENDING = "pending"
-    IGNORED = "ignored"  # a repeat or an event for an invoice that is settled already
-
-
-def apply_charge_result(
-    state: SubscriptionState, invoice: Invoice, result: ChargeResult, now: datetime
-) -> PaymentOutcome:
-    invoice.payment_id = result.payment_id
-    match result.status:
-        case ChargeStatus.SUCCEEDED:
-            return _paid(state, invoice, now)
-        case ChargeStatus.FAILED:
-            return _failed(state, invoice, now, result.failure_reason or "payment failed")
-        case _:
-            invoice.status = InvoiceStatus.OPEN  # waiting for the provider's webhook, not a failure
-            return PaymentOutcome.PENDING
-
-
-def apply_payment_event(
-    state: SubscriptionState, event: PaymentEvent, now: datetime
-) -> tuple[PaymentOutcome, Invoice | None]:
-    """A webhook's outcome: idempotent by event id, and by the invoice's state."""
-    if event.event_id in state.seen_payment_events:
-        return PaymentOutcome.IGNORED, None
-    state.seen_payment_events = [*state.seen_payment_events[-199:], event.event_id]
-    invoice = find_unpaid(state, event.invoice_number)
-    if event.type == PaymentEventType.RETURNED:
-        paid = state.last_invoice
-        if invoice is not None or paid is None or paid.number != event.invoice_number:
-            return PaymentOutcome.IGNORED, None
-        returned = paid.model_copy(update={"paid_at": None})
-        state.unpaid.append(returned)
-        return _failed(state, returned, now, event.reason or "payment returned"), returned
-    if invoice is None:
-        return PaymentOutcome.IGNORED, None
-    invoice.payment_id = event.payment_id
-    if event.type == PaymentEventType.SUCCEEDED:
-        return _paid(state, invoice, now), invoice
-    return _failed(state, invoice, now, event.reason or "payment failed"), invoice
-
-
-def _paid(state: SubscriptionState, invoice: Invoice, now: datetime) -> PaymentOutcome:
-    invoice.status = InvoiceStatus.PAID
-    invoice.paid_at = now
-    invoice.failure_reason = None
-    state.unpaid = [other for other in state.unpaid if other.number != invoice.number]
-    if state.last_invoice is not None and state.last_invoice.number == invoice.number:
-        state.last_invoice = invoice
-    if not state.unpaid and state.dunning is not None:
-        state.dunning = None
-        note(state, "system", "dunning_cleared", now, "all invoices paid")
-    return PaymentOutcome.PAID
-
-
-def _failed(state: SubscriptionState, invoice: Invoice, now: datetime, reason: str) -> PaymentOutcome:
-    invoice.status = InvoiceStatus.FAILED
-    invoice.failure_reason = reason
-    if state.status == Status.ACTIVE and state.dunning is None:
-        state.dunning = Dunning(started_at=now)
-        note(state, "system", "dunning_started", now, f"invoice {invoice.number}: {reason}")
-    return PaymentOutcome.FAILED
-
-
-def revenue_share_of(state: SubscriptionState, invoice: Invoice) -> int:
-    return revenue_share_cents(invoice.amounts.net_cents, state.plan.revenue_share_percent)
-
-
-def books_revenue(invoice: Invoice) -> bool:
-    """The ISV earns its share on the app's own invoices, not on the marketplace's export fee."""
-    return invoice.kind == InvoiceKind.PERIOD
 
 
 def reinstate_after_payment(state: SubscriptionState, actor: str, now: datetime) -> None:
@@ -492,7 +361,7 @@ def view(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -
         dunning = DunningView(
             started_at=state.dunning.started_at,
             retries_done=state.dunning.retries_done,
-            next_retry_at=next_retry_at(state, config),
+            next_retry_at=payments.next_retry_at(state, config),
             unpaid_invoices=[invoice.number for invoice in state.unpaid],
         )
     return SubscriptionView(

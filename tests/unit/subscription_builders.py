@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from domain.catalogue import MARKETPLACE
 from domain.payments import DirectDebit, PaymentMethod, PaymentMethodType, PhoneBill, TokenizedMethod
-from domain.subscription import rules
+from domain.subscription import payments, rules
 from domain.subscription.model import (
     BookedPlan,
     BookingRequest,
@@ -129,11 +129,11 @@ def result(status: ChargeStatus, payment_id: str = "pay-1", reason: str | None =
     return ChargeResult(payment_id=payment_id, status=status, failure_reason=reason)
 
 
-def charge(state: SubscriptionState, invoice: Invoice, status: ChargeStatus, now: datetime) -> rules.PaymentOutcome:
+def charge(state: SubscriptionState, invoice: Invoice, status: ChargeStatus, now: datetime) -> payments.PaymentOutcome:
     """One payment attempt, as the workflow makes it."""
     invoice.attempts += 1
     reason = "card declined" if status == ChargeStatus.FAILED else None
-    return rules.apply_charge_result(state, invoice, result(status, rules.charge_key(invoice), reason), now)
+    return payments.apply_charge_result(state, invoice, result(status, payments.charge_key(invoice), reason), now)
 
 
 def event(
@@ -175,7 +175,7 @@ def perform(
         case Step.DUNNING_RETRY:
             assert state.dunning is not None
             state.dunning.retries_done += 1
-            for invoice in rules.to_collect(state):
+            for invoice in payments.to_collect(state):
                 charge(state, invoice, charger(invoice), now)
         case Step.SUSPEND_FOR_NON_PAYMENT:
             rules.transition(state, Event.DUNNING_EXHAUSTED, SYSTEM, now, "dunning exhausted")

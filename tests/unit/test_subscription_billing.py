@@ -6,7 +6,7 @@ from itertools import pairwise
 
 import pytest
 
-from domain.subscription import rules
+from domain.subscription import payments, rules
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.model import (
     CancelCommand,
@@ -320,23 +320,23 @@ def test_the_isv_earns_its_share_on_period_invoices_only():
     state = paid_contract()
     period = rules.issue_period_invoice(state, utc(2025, 2, 28))
     fee = rules.issue_export_fee_invoice(state, utc(2025, 3, 1))
-    assert rules.books_revenue(period) is True
-    assert rules.books_revenue(fee) is False
+    assert payments.books_revenue(period) is True
+    assert payments.books_revenue(fee) is False
 
 
 def test_the_revenue_share_is_the_negotiated_percent_of_net():
     state = active()
     invoice = rules.issue_period_invoice(state, JAN_31)
-    assert rules.revenue_share_of(state, invoice) == 1_393  # 70 % of 19.90, not of the gross 23.68
+    assert payments.revenue_share_of(state, invoice) == 1_393  # 70 % of 19.90, not of the gross 23.68
 
 
 def test_the_revenue_share_is_rounded_half_up_to_the_cent():
     state = active()
     state.plan = plan(share=12.5)
     invoice = rules.issue_period_invoice(state, JAN_31)
-    assert rules.revenue_share_of(state, invoice) == 249  # 248.75
+    assert payments.revenue_share_of(state, invoice) == 249  # 248.75
     state.plan = plan(share=0.0)
-    assert rules.revenue_share_of(state, invoice) == 0
+    assert payments.revenue_share_of(state, invoice) == 0
 
 
 def test_the_booking_date_is_part_of_every_invoice_number():

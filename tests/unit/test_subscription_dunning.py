@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from domain.subscription import rules
+from domain.subscription import payments, rules
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.model import (
     CancelCommand,
@@ -18,7 +18,8 @@ from domain.subscription.model import (
     SubscriptionStatus,
     SuspensionReason,
 )
-from domain.subscription.rules import PaymentOutcome, Step
+from domain.subscription.payments import PaymentOutcome
+from domain.subscription.rules import Step
 
 from .subscription_builders import (
     DIRECT_DEBIT,
@@ -56,7 +57,7 @@ def first_invoice(state: SubscriptionState) -> Invoice:
 def test_a_successful_charge_pays_the_invoice():
     state = active()
     invoice = first_invoice(state)
-    outcome = rules.apply_charge_result(state, invoice, result(ChargeStatus.SUCCEEDED, "pay-42"), START)
+    outcome = payments.apply_charge_result(state, invoice, result(ChargeStatus.SUCCEEDED, "pay-42"), START)
     assert outcome == PaymentOutcome.PAID
     assert (invoice.status, invoice.paid_at, invoice.payment_id) == (InvoiceStatus.PAID, START, "pay-42")
     assert state.unpaid == []
@@ -67,7 +68,7 @@ def test_a_successful_charge_pays_the_invoice():
 def test_a_failed_charge_leaves_the_invoice_unpaid_and_starts_dunning():
     state = active()
     invoice = first_invoice(state)
-    outcome = rules.apply_charge_result(state, invoice, result(ChargeStatus.FAILED, "pay-1", "card declined"), START)
+    outcome = payments.apply_charge_result(state, invoice, result(ChargeStatus.FAILED, "pay-1", "card declined"), START)
     assert outcome == PaymentOutcome.FAILED
     assert (invoice.status, invoice.failure_reason, invoice.paid_at) == (InvoiceStatus.FAILED, "card declined", None)
     assert state.unpaid == [invoice]
@@ -78,14 +79,14 @@ def test_a_failed_charge_leaves_the_invoice_unpaid_and_starts_dunning():
 def test_a_failed_charge_without_a_reason_says_the_payment_failed():
     state = active()
     invoice = first_invoice(state)
-    rules.apply_charge_result(state, invoice, result(ChargeStatus.FAILED), START)
+    payments.apply_charge_result(state, invoice, result(ChargeStatus.FAILED), START)
     assert invoice.failure_reason == "payment failed"
 
 
 def test_a_pending_charge_waits_for_the_webhook_without_dunning():
     state = active()
     invoice = first_invoice(state)
-    outcome = rules.apply_charge_result(state, invoice, result(ChargeStatus.PENDING, "pay-7"), START)
+    outcome = payments.apply_charge_result(state, invoice, result(ChargeStatus.PENDING, "pay-7"), START)
     assert outcome == PaymentOutcome.PENDING
     assert (invoice.status, invoice.payment_id) == (InvoiceStatus.OPEN, "pay-7")
     assert state.unpaid == [invoice] and state.dunning is None
@@ -95,32 +96,32 @@ def test_only_failed_and_never_charged_invoices_are_collected_again():
     state = active()
     failed, pending, never_charged = first_invoice(state), first_invoice(state), first_invoice(state)
     failed.attempts = 1
-    rules.apply_charge_result(state, failed, result(ChargeStatus.FAILED, "pay-1"), START)
+    payments.apply_charge_result(state, failed, result(ChargeStatus.FAILED, "pay-1"), START)
     pending.attempts = 1
-    rules.apply_charge_result(state, pending, result(ChargeStatus.PENDING, "pay-2"), START)
+    payments.apply_charge_result(state, pending, result(ChargeStatus.PENDING, "pay-2"), START)
     assert never_charged.attempts == 0
-    assert [invoice.number for invoice in rules.to_collect(state)] == [failed.number, never_charged.number]
+    assert [invoice.number for invoice in payments.to_collect(state)] == [failed.number, never_charged.number]
 
 
 def test_a_pending_payment_is_not_charged_a_second_time():
     state = in_dunning()
     [invoice] = state.unpaid
     charge(state, invoice, ChargeStatus.PENDING, START + days(3))
-    assert rules.to_collect(state) == [], "a pending payment waits for its webhook"
+    assert payments.to_collect(state) == [], "a pending payment waits for its webhook"
 
 
 def test_a_payment_left_unsettled_for_5_days_fails_and_starts_dunning():
     state = active()
     invoice = first_invoice(state)
     invoice.attempts, invoice.last_attempt_at = 1, START
-    rules.apply_charge_result(state, invoice, result(ChargeStatus.PENDING, "pay-9"), START)
+    payments.apply_charge_result(state, invoice, result(ChargeStatus.PENDING, "pay-9"), START)
     waiting_until = START + days(SUBSCRIPTIONS.pending_payment_days)
 
     assert rules.next_deadline(state) == min(waiting_until, state.next_invoice_at or waiting_until)
     assert rules.due_step(state, waiting_until - timedelta(microseconds=1)) is None
     assert rules.due_step(state, waiting_until) == Step.PAYMENT_UNSETTLED
 
-    assert rules.expire_unsettled(state, waiting_until) == [invoice]
+    assert payments.expire_unsettled(state, waiting_until) == [invoice]
     assert invoice.status == InvoiceStatus.FAILED
     assert invoice.failure_reason is not None and "no outcome" in invoice.failure_reason
     assert state.dunning is not None and state.dunning.started_at == waiting_until
@@ -131,7 +132,7 @@ def test_an_invoice_never_charged_is_not_waiting_for_a_provider():
     state = active(method=None)
     invoice = first_invoice(state)
     assert (invoice.status, invoice.attempts) == (InvoiceStatus.OPEN, 0)
-    assert rules.unsettled_by(invoice) is None
+    assert payments.unsettled_by(invoice) is None
     assert rules.due_step(state, START + days(30)) != Step.PAYMENT_UNSETTLED
 
 
@@ -176,9 +177,9 @@ def test_each_charge_attempt_has_its_own_idempotency_key():
     state = active()
     invoice = first_invoice(state)
     invoice.attempts = 1
-    assert rules.charge_key(invoice) == f"{invoice.number}-attempt-1"
+    assert payments.charge_key(invoice) == f"{invoice.number}-attempt-1"
     invoice.attempts = 2
-    assert rules.charge_key(invoice) == f"{invoice.number}-attempt-2"
+    assert payments.charge_key(invoice) == f"{invoice.number}-attempt-2"
 
 
 # --- the dunning calendar ---------------------------------------------------------------------
@@ -191,13 +192,13 @@ def test_dunning_retries_after_3_and_7_days_by_default():
 def test_the_next_retry_counts_from_the_first_failure():
     state = in_dunning()
     assert state.dunning is not None
-    assert rules.next_retry_at(state) == START + days(3)
+    assert payments.next_retry_at(state) == START + days(3)
     state.dunning.retries_done = 1
-    assert rules.next_retry_at(state) == START + days(7)
+    assert payments.next_retry_at(state) == START + days(7)
     state.dunning.retries_done = 2
-    assert rules.next_retry_at(state) is None
+    assert payments.next_retry_at(state) is None
     state.dunning = None
-    assert rules.next_retry_at(state) is None
+    assert payments.next_retry_at(state) is None
 
 
 def test_a_failed_payment_is_retried_after_3_and_7_days_then_suspended():
@@ -238,7 +239,7 @@ def test_suspension_for_non_payment_follows_only_a_failed_last_retry():
     assert rules.next_deadline(state) == state.next_invoice_at == utc(2025, 2, 28)
 
     [invoice] = state.unpaid
-    rules.apply_payment_event(state, event(PaymentEventType.FAILED, invoice, START + days(21)), START + days(21))
+    payments.apply_payment_event(state, event(PaymentEventType.FAILED, invoice, START + days(21)), START + days(21))
     assert rules.due_step(state, START + days(21)) == Step.SUSPEND_FOR_NON_PAYMENT
 
 
@@ -272,7 +273,7 @@ def test_a_succeeded_webhook_pays_a_pending_invoice():
     state = active()
     drive(state, START, charger=pending)
     [invoice] = state.unpaid
-    outcome, applied = rules.apply_payment_event(state, event(PaymentEventType.SUCCEEDED, invoice, START), START)
+    outcome, applied = payments.apply_payment_event(state, event(PaymentEventType.SUCCEEDED, invoice, START), START)
     assert (outcome, applied) == (PaymentOutcome.PAID, invoice)
     assert (invoice.status, invoice.payment_id, invoice.paid_at) == (InvoiceStatus.PAID, f"pay-{invoice.number}", START)
     assert state.unpaid == []
@@ -283,7 +284,7 @@ def test_a_failed_webhook_fails_a_pending_invoice_and_starts_dunning():
     drive(state, START, charger=pending)
     [invoice] = state.unpaid
     at = START + days(1)
-    outcome, applied = rules.apply_payment_event(
+    outcome, applied = payments.apply_payment_event(
         state, event(PaymentEventType.FAILED, invoice, at, reason="insufficient funds"), at
     )
     assert (outcome, applied) == (PaymentOutcome.FAILED, invoice)
@@ -296,9 +297,9 @@ def test_a_webhook_event_is_applied_once():
     drive(state, START, charger=pending)
     [invoice] = state.unpaid
     failed = event(PaymentEventType.FAILED, invoice, START, event_id="evt-1")
-    assert rules.apply_payment_event(state, failed, START)[0] == PaymentOutcome.FAILED
-    rules.apply_charge_result(state, invoice, result(ChargeStatus.PENDING), START + days(1))
-    assert rules.apply_payment_event(state, failed, START + days(1)) == (PaymentOutcome.IGNORED, None)
+    assert payments.apply_payment_event(state, failed, START)[0] == PaymentOutcome.FAILED
+    payments.apply_charge_result(state, invoice, result(ChargeStatus.PENDING), START + days(1))
+    assert payments.apply_payment_event(state, failed, START + days(1)) == (PaymentOutcome.IGNORED, None)
     assert invoice.status == InvoiceStatus.OPEN, "the replay changed nothing"
     assert state.seen_payment_events == ["evt-1"]
 
@@ -307,9 +308,9 @@ def test_a_second_event_for_a_paid_invoice_is_ignored():
     state = active()
     drive(state, START, charger=pending)
     [invoice] = state.unpaid
-    rules.apply_payment_event(state, event(PaymentEventType.SUCCEEDED, invoice, START, event_id="evt-1"), START)
+    payments.apply_payment_event(state, event(PaymentEventType.SUCCEEDED, invoice, START, event_id="evt-1"), START)
     late_failure = event(PaymentEventType.FAILED, invoice, START, event_id="evt-2")
-    assert rules.apply_payment_event(state, late_failure, START) == (PaymentOutcome.IGNORED, None)
+    assert payments.apply_payment_event(state, late_failure, START) == (PaymentOutcome.IGNORED, None)
     assert invoice.status == InvoiceStatus.PAID and state.dunning is None
 
 
@@ -319,7 +320,7 @@ def test_an_event_for_an_unknown_invoice_is_ignored(kind):
     drive(state, START, charger=pending)
     [invoice] = state.unpaid
     stranger = event(kind, invoice.model_copy(update={"number": "other-0001"}), START)
-    assert rules.apply_payment_event(state, stranger, START) == (PaymentOutcome.IGNORED, None)
+    assert payments.apply_payment_event(state, stranger, START) == (PaymentOutcome.IGNORED, None)
     assert state.unpaid == [invoice] and invoice.status == InvoiceStatus.OPEN and state.dunning is None
 
 
@@ -328,7 +329,7 @@ def test_the_memory_of_seen_events_is_bounded():
     drive(state, START, charger=pending)
     [invoice] = state.unpaid
     for n in range(250):
-        rules.apply_payment_event(state, event(PaymentEventType.FAILED, invoice, START, event_id=f"evt-{n}"), START)
+        payments.apply_payment_event(state, event(PaymentEventType.FAILED, invoice, START, event_id=f"evt-{n}"), START)
     assert len(state.seen_payment_events) == 200
     assert state.seen_payment_events[-1] == "evt-249" and state.seen_payment_events[0] == "evt-50"
 
@@ -339,7 +340,7 @@ def test_a_returned_direct_debit_reopens_the_invoice_and_starts_dunning():
     paid = state.last_invoice
     assert paid is not None and paid.status == InvoiceStatus.PAID and state.unpaid == []
     at = START + days(5)
-    outcome, returned = rules.apply_payment_event(
+    outcome, returned = payments.apply_payment_event(
         state, event(PaymentEventType.RETURNED, paid, at, reason="MD06 refund request"), at
     )
     assert outcome == PaymentOutcome.FAILED
@@ -357,17 +358,21 @@ def test_a_returned_direct_debit_reopens_the_invoice_and_starts_dunning():
 def test_a_return_without_a_reason_says_the_payment_was_returned():
     state = paid_contract()
     assert state.last_invoice is not None
-    _, returned = rules.apply_payment_event(state, event(PaymentEventType.RETURNED, state.last_invoice, START), START)
+    _, returned = payments.apply_payment_event(
+        state, event(PaymentEventType.RETURNED, state.last_invoice, START), START
+    )
     assert returned is not None and returned.failure_reason == "payment returned"
 
 
 def test_a_returned_invoice_that_is_paid_again_clears_the_dunning():
     state = paid_contract()
     assert state.last_invoice is not None
-    _, returned = rules.apply_payment_event(state, event(PaymentEventType.RETURNED, state.last_invoice, START), START)
+    _, returned = payments.apply_payment_event(
+        state, event(PaymentEventType.RETURNED, state.last_invoice, START), START
+    )
     assert returned is not None
     again = event(PaymentEventType.SUCCEEDED, returned, START + days(2), event_id="evt-paid-again")
-    assert rules.apply_payment_event(state, again, START + days(2)) == (PaymentOutcome.PAID, returned)
+    assert payments.apply_payment_event(state, again, START + days(2)) == (PaymentOutcome.PAID, returned)
     assert state.unpaid == [] and state.dunning is None
     assert state.last_invoice is returned and returned.status == InvoiceStatus.PAID
 
@@ -378,7 +383,7 @@ def test_only_the_last_paid_invoice_can_be_returned():
     last = state.last_invoice
     assert last is not None and last.period_start == utc(2025, 2, 28) and last.number.endswith("-0002")
     earlier = last.model_copy(update={"number": last.number[:-4] + "0001"})
-    assert rules.apply_payment_event(state, event(PaymentEventType.RETURNED, earlier, START), START) == (
+    assert payments.apply_payment_event(state, event(PaymentEventType.RETURNED, earlier, START), START) == (
         PaymentOutcome.IGNORED,
         None,
     )
@@ -389,14 +394,14 @@ def test_a_return_of_an_invoice_that_is_still_unpaid_is_ignored():
     state = in_dunning()
     [invoice] = state.unpaid
     returned = event(PaymentEventType.RETURNED, invoice, START + days(1))
-    assert rules.apply_payment_event(state, returned, START + days(1)) == (PaymentOutcome.IGNORED, None)
+    assert payments.apply_payment_event(state, returned, START + days(1)) == (PaymentOutcome.IGNORED, None)
     assert state.unpaid == [invoice]
 
 
 def test_a_return_before_any_invoice_is_ignored():
     state = active()
     invoice = rules.issue_period_invoice(active(), START)
-    assert rules.apply_payment_event(state, event(PaymentEventType.RETURNED, invoice, START), START) == (
+    assert payments.apply_payment_event(state, event(PaymentEventType.RETURNED, invoice, START), START) == (
         PaymentOutcome.IGNORED,
         None,
     )
@@ -486,4 +491,4 @@ def test_reinstatement_forgets_the_dunning_of_the_suspended_contract():
     assert state.dunning is not None
     rules.reinstate_after_payment(state, OPERATOR, utc(2025, 2, 20))
     assert state.dunning is None
-    assert rules.next_retry_at(state) is None
+    assert payments.next_retry_at(state) is None
