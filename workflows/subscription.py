@@ -17,15 +17,14 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities import names
-    from domain.subscription import payments, rules
-    from domain.subscription.config import SUBSCRIPTIONS
+    from domain.ids import partner_workflow_id
+    from domain.subscription import payments, records, rules
     from domain.subscription.history import note
     from domain.subscription.model import (
         BookedPlan,
         BookingRequest,
         CancelCommand,
         ChangePaymentMethodCommand,
-        ChargeRequest,
         ChargeResult,
         ConnectorAction,
         ConnectorCall,
@@ -35,13 +34,8 @@ with workflow.unsafe.imports_passed_through():
         ExportRecord,
         ExportRequestCommand,
         Invoice,
-        InvoiceIssue,
-        NotificationRecord,
         PaymentEvent,
-        PaymentRecord,
         ReinstateCommand,
-        RevenueShareBooking,
-        SubscriptionRecord,
         SubscriptionState,
         SubscriptionStatus,
         SubscriptionView,
@@ -49,9 +43,9 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows import search_attributes as sa
     from workflows.effects import SearchAttributePublisher, run_activity
+    from workflows.partner import PartnerProgramWorkflow
     from workflows.refusals import refuse_unless
 
-PARTNER_SIGNAL = "record_contract_event"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -177,18 +171,7 @@ class SubscriptionWorkflow:
     # --- billing and payments -----------------------------------------------------------------
 
     async def _bill(self, invoice: Invoice) -> None:
-        await self._activity(
-            names.ISSUE_INVOICE,
-            InvoiceIssue(
-                subscription_id=self._state.id,
-                customer_id=self._state.customer.id,
-                app_id=self._state.plan.app_id,
-                isv_id=self._state.plan.isv_id,
-                channel_partner_id=self._state.channel_partner_id,
-                invoice=invoice,
-                due_at=invoice.issued_at,
-            ),
-        )
+        await self._activity(names.ISSUE_INVOICE, records.invoice_issue(self._state, invoice))
         await self._charge(invoice)
 
     async def _charge(self, invoice: Invoice) -> payments.PaymentOutcome:
@@ -205,20 +188,8 @@ class SubscriptionWorkflow:
             return payments.PaymentOutcome.PENDING  # stays open until a method is on file
         invoice.attempts += 1
         invoice.last_attempt_at = workflow.now()
-        result = await self._activity(
-            names.CHARGE,
-            ChargeRequest(
-                idempotency_key=payments.charge_key(invoice),
-                subscription_id=self._state.id,
-                invoice_number=invoice.number,
-                amount_cents=invoice.amounts.gross_cents,
-                currency=SUBSCRIPTIONS.currency,
-                method=method,
-                telekom_customer_number=self._state.customer.telekom_customer_number,
-                description=f"{self._state.plan.app_name} {invoice.kind.value} {invoice.number}",
-            ),
-            result_type=ChargeResult,
-        )
+        request = records.charge_request(self._state, invoice, method)
+        result = await self._activity(names.CHARGE, request, result_type=ChargeResult)
         outcome = payments.apply_charge_result(self._state, invoice, result, workflow.now())
         await self._after_payment(invoice, outcome)
         return outcome
@@ -241,16 +212,7 @@ class SubscriptionWorkflow:
         if outcome in (payments.PaymentOutcome.IGNORED, payments.PaymentOutcome.PENDING):
             return
         now = workflow.now()
-        await self._activity(
-            names.RECORD_PAYMENT,
-            PaymentRecord(
-                invoice_number=invoice.number,
-                payment_id=invoice.payment_id or "",
-                status=invoice.status,
-                at=now,
-                failure_reason=invoice.failure_reason,
-            ),
-        )
+        await self._activity(names.RECORD_PAYMENT, records.payment_record(invoice, now))
         if outcome == payments.PaymentOutcome.FAILED:
             await self._notify(
                 f"payment-failed-{invoice.number}-{invoice.attempts}",
@@ -260,19 +222,7 @@ class SubscriptionWorkflow:
             )
             return
         if payments.books_revenue(invoice):
-            await self._activity(
-                names.BOOK_REVENUE_SHARE,
-                RevenueShareBooking(
-                    invoice_number=invoice.number,
-                    subscription_id=self._state.id,
-                    isv_id=self._state.plan.isv_id,
-                    app_id=self._state.plan.app_id,
-                    net_cents=invoice.amounts.net_cents,
-                    share_percent=self._state.plan.revenue_share_percent,
-                    share_cents=payments.revenue_share_of(self._state, invoice),
-                    booked_at=now,
-                ),
-            )
+            await self._activity(names.BOOK_REVENUE_SHARE, records.revenue_booking(self._state, invoice, now))
             await self._award_partner_points(invoice)
 
     async def _award_partner_points(self, invoice: Invoice) -> None:
@@ -281,18 +231,14 @@ class SubscriptionWorkflow:
         if partner is None or self._state.partner_points_signalled:
             return
         self._state.partner_points_signalled = True
-        event = {
-            "reference_id": f"subscription-{self._state.id}-{self._state.booked_at:%Y%m%d%H%M}",
-            "kind": "marketplace_subscription",
-            "quantity": 1,
-            "monthly_value_cents": self._state.plan.monthly_price_cents,
-            "actor": f"subscription-{self._state.id}",
-        }
+        programme = partner_workflow_id(partner)
         try:
-            await workflow.get_external_workflow_handle(f"partner-{partner}").signal(PARTNER_SIGNAL, event)
-            note(self._state, "system", "partner_points_signalled", workflow.now(), f"partner-{partner}")
+            await workflow.get_external_workflow_handle(programme).signal(
+                PartnerProgramWorkflow.record_contract_event, records.partner_points_event(self._state)
+            )
+            note(self._state, "system", "partner_points_signalled", workflow.now(), programme)
         except Exception as error:  # no running programme for the partner (yet): keep a note, do not fail
-            detail = f"partner-{partner} not reachable: {error}"
+            detail = f"{programme} not reachable: {error}"
             note(self._state, "system", "partner_points_pending", workflow.now(), detail)
             await self._notify(
                 f"partner-points-{partner}", "partner_points_pending", detail, recipient="partner-programme"
@@ -412,27 +358,7 @@ class SubscriptionWorkflow:
         return self.view()
 
     async def _record(self) -> None:
-        state = self._state
-        await self._activity(
-            names.RECORD_SUBSCRIPTION,
-            SubscriptionRecord(
-                subscription_id=state.id,
-                customer_id=state.customer.id,
-                customer_name=state.customer.name,
-                app_id=state.plan.app_id,
-                isv_id=state.plan.isv_id,
-                channel_partner_id=state.channel_partner_id,
-                status=state.status,
-                suspension_reason=state.suspension_reason,
-                term_months=state.plan.term_months,
-                booked_at=state.booked_at,
-                contract_started_at=state.contract_started_at,
-                cancel_requested_at=state.cancel_requested_at,
-                cancel_at=state.cancel_at,
-                terminated_at=state.terminated_at,
-                updated_at=workflow.now(),
-            ),
-        )
+        await self._activity(names.RECORD_SUBSCRIPTION, records.subscription_record(self._state, workflow.now()))
 
     async def _connector(self, action: ConnectorAction, payload: dict[str, Any] | None = None) -> ConnectorReply:
         call = ConnectorCall(
@@ -457,17 +383,8 @@ class SubscriptionWorkflow:
         return reply
 
     async def _notify(self, key: str, kind: str, message: str, recipient: str | None = None) -> None:
-        await self._activity(
-            names.SEND_NOTIFICATION,
-            NotificationRecord(
-                key=f"subscription:{self._state.id}:{self._state.booked_at:%Y%m%d%H%M}:{key}",
-                subject_ref=self._state.id,
-                kind=kind,
-                recipient=recipient or f"customer-{self._state.customer.id}",
-                message=message,
-                at=workflow.now(),
-            ),
-        )
+        notice = records.notification(self._state, key, kind, message, workflow.now(), recipient)
+        await self._activity(names.SEND_NOTIFICATION, notice)
 
     async def _activity(self, name: str, argument: BaseModel, result_type: type[ResultT] | None = None) -> Any:
         return await run_activity(name, argument, result_type)
