@@ -78,6 +78,19 @@ def assert_error(response: httpx.Response, status: int, code: str) -> Any:
     return error["details"]
 
 
+async def ids_across_pages(read_page: Callable[[str], Awaitable[dict[str, Any]]], query: str) -> list[str]:
+    """Every id a list answers for `query`, following next_page_token through pages of two."""
+    seen: list[str] = []
+    token = None
+    for _ in range(10):
+        page = await read_page(f"{query}&page_size=2" + (f"&page_token={token}" if token else ""))
+        seen += [item["id"] for item in page["items"]]
+        token = page["next_page_token"]
+        if token is None:
+            break
+    return seen
+
+
 async def eventually(read: Callable[[], Awaitable[T]], until: Callable[[T], bool], seconds: float = 5) -> T:
     """Reads until `until` holds: for results that arrive a moment later (visibility, activities after timers)."""
     deadline = asyncio.get_running_loop().time() + seconds

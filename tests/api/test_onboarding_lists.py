@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import ISV_A, ISV_B, Api, assert_error, auth, eventually
+from tests.api.conftest import ISV_A, ISV_B, Api, assert_error, auth, eventually, ids_across_pages
 
 
 def new_partner_manager() -> str:
@@ -101,15 +101,7 @@ async def test_lists_page_with_a_next_page_token(listing_api: Api):
     started = {(await listing_api.start(partner_manager=pm))["id"] for _ in range(3)}
     await listed(listing_api, f"partner_manager={pm}", count=3)
 
-    seen: list[str] = []
-    token = None
-    for _ in range(3):
-        query = f"partner_manager={pm}&page_size=2" + (f"&page_token={token}" if token else "")
-        page = await listed(listing_api, query)
-        seen += [item["id"] for item in page["items"]]
-        token = page["next_page_token"]
-        if token is None:
-            break
+    seen = await ids_across_pages(lambda query: listed(listing_api, query), f"partner_manager={pm}")
 
     assert sorted(seen) == sorted(started)
 

@@ -11,7 +11,17 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.api.conftest import AM, OWN_PARTNER, Api, Partners, assert_error, auth, enrolling, eventually
+from tests.api.conftest import (
+    AM,
+    OWN_PARTNER,
+    Api,
+    Partners,
+    assert_error,
+    auth,
+    enrolling,
+    eventually,
+    ids_across_pages,
+)
 
 
 @pytest_asyncio.fixture(scope="module")
@@ -101,15 +111,7 @@ async def test_lists_page_with_a_next_page_token(listing_partners: Partners):
     enrolled = {(await listing_partners.enrol(account_manager=manager))["id"] for _ in range(3)}
     await listed(listing_partners, f"account_manager={manager}", count=3)
 
-    seen: list[str] = []
-    token = None
-    for _ in range(3):
-        query = f"account_manager={manager}&page_size=2" + (f"&page_token={token}" if token else "")
-        page = await listed(listing_partners, query)
-        seen += [item["id"] for item in page["items"]]
-        token = page["next_page_token"]
-        if token is None:
-            break
+    seen = await ids_across_pages(lambda query: listed(listing_partners, query), f"account_manager={manager}")
 
     assert sorted(seen) == sorted(enrolled)
 

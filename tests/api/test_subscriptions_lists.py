@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import ISV_A, ISV_B, Subscriptions, assert_error, auth, eventually
+from tests.api.conftest import ISV_A, ISV_B, Subscriptions, assert_error, auth, eventually, ids_across_pages
 
 
 async def listed(subs: Subscriptions, query: str, role: str = "operator", count: int | None = None) -> dict[str, Any]:
@@ -83,14 +83,7 @@ async def test_lists_page_with_a_next_page_token(listing_subs: Subscriptions):
     query = f"app_id={listing_subs.app_id}"
     await listed(listing_subs, query, count=3)
 
-    seen: list[str] = []
-    token = None
-    for _ in range(3):
-        page = await listed(listing_subs, f"{query}&page_size=2" + (f"&page_token={token}" if token else ""))
-        seen += [item["id"] for item in page["items"]]
-        token = page["next_page_token"]
-        if token is None:
-            break
+    seen = await ids_across_pages(lambda page_query: listed(listing_subs, page_query), query)
 
     assert sorted(seen) == sorted(booked)
 
