@@ -1,8 +1,10 @@
 """Builders shared by the activity tests."""
 
+from datetime import datetime, timedelta
 from typing import Any
 
-from domain.subscription.model import ChargeRequest
+from domain.money import invoice_amounts
+from domain.subscription.model import ChargeRequest, Invoice, InvoiceIssue, InvoiceKind
 
 
 def charge_request(method: str, value: str | None, key: str | None = None) -> ChargeRequest:
@@ -22,4 +24,25 @@ def charge_request(method: str, value: str | None, key: str | None = None) -> Ch
             "telekom_customer_number": value if method == "phone_bill" else None,
             "description": "CRM Pro, March 2026",
         }
+    )
+
+
+def invoice_issue(number: str, issued: datetime) -> InvoiceIssue:
+    """A 19.90 EUR monthly invoice of subscription acme-crm-pro, due 14 days after it is issued."""
+    invoice = Invoice(
+        number=number,
+        kind=InvoiceKind.PERIOD,
+        issued_at=issued,
+        period_start=issued,
+        period_end=issued + timedelta(days=30),
+        amounts=invoice_amounts(1_990, 19),
+    )
+    return InvoiceIssue(
+        subscription_id="acme-crm-pro",
+        customer_id="acme",
+        app_id="crm-pro",
+        isv_id="crm-isv",
+        channel_partner_id=None,
+        invoice=invoice,
+        due_at=issued + timedelta(days=14),
     )

@@ -11,18 +11,16 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.billing import BillingActivities
 from activities.sandbox_gateway import SandboxGateway
-from domain.money import invoice_amounts, revenue_share_cents
+from domain.money import revenue_share_cents
 from domain.subscription.model import (
     ChargeStatus,
-    Invoice,
     InvoiceIssue,
-    InvoiceKind,
     InvoiceStatus,
     PaymentRecord,
     RevenueShareBooking,
 )
 from store import models
-from tests.activities.builders import charge_request
+from tests.activities.builders import charge_request, invoice_issue
 from tests.store.test_onboarding_activities import count, run_twice
 
 ISSUED = datetime(2026, 3, 31, 23, 30, tzinfo=UTC)
@@ -30,23 +28,7 @@ PAID = ISSUED + timedelta(hours=1)  # already April: the ledger month follows th
 
 
 def issue(number: str = "acme-crm-pro-0001") -> InvoiceIssue:
-    invoice = Invoice(
-        number=number,
-        kind=InvoiceKind.PERIOD,
-        issued_at=ISSUED,
-        period_start=ISSUED,
-        period_end=ISSUED + timedelta(days=30),
-        amounts=invoice_amounts(1_990, 19),
-    )
-    return InvoiceIssue(
-        subscription_id="acme-crm-pro",
-        customer_id="acme",
-        app_id="crm-pro",
-        isv_id="crm-isv",
-        channel_partner_id=None,
-        invoice=invoice,
-        due_at=ISSUED + timedelta(days=14),
-    )
+    return invoice_issue(number, ISSUED)
 
 
 def outcome(status: InvoiceStatus, payment_id: str, reason: str | None = None) -> PaymentRecord:

@@ -17,18 +17,16 @@ from temporalio.testing import ActivityEnvironment
 from activities.billing import BillingActivities
 from activities.sandbox_gateway import SandboxGateway
 from activities.subscriptions import SubscriptionActivities
-from domain.money import invoice_amounts
 from domain.subscription.model import (
     ExportJob,
-    Invoice,
     InvoiceIssue,
-    InvoiceKind,
     NotificationRecord,
     SubscriptionRecord,
     SubscriptionStatus,
     SuspensionReason,
 )
 from store import models
+from tests.activities.builders import invoice_issue
 from tests.store.test_onboarding_activities import count, run_twice
 
 BOOKED = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)
@@ -55,25 +53,8 @@ def snapshot(status: SubscriptionStatus, updated_at: datetime, booked_at: dateti
     )
 
 
-def invoice_issue(seq: int) -> InvoiceIssue:
-    issued = BOOKED + timedelta(days=30 * seq)
-    invoice = Invoice(
-        number=f"acme-crm-pro-{seq:04d}",
-        kind=InvoiceKind.PERIOD,
-        issued_at=issued,
-        period_start=issued,
-        period_end=issued + timedelta(days=30),
-        amounts=invoice_amounts(1_990, 19),
-    )
-    return InvoiceIssue(
-        subscription_id="acme-crm-pro",
-        customer_id="acme",
-        app_id="crm-pro",
-        isv_id="crm-isv",
-        channel_partner_id=None,
-        invoice=invoice,
-        due_at=issued + timedelta(days=14),
-    )
+def invoice_issue_of(seq: int) -> InvoiceIssue:
+    return invoice_issue(f"acme-crm-pro-{seq:04d}", BOOKED + timedelta(days=30 * seq))
 
 
 EXPORT = ExportJob(
@@ -157,7 +138,7 @@ async def export_with_two_invoices(
     environment = ActivityEnvironment()
     await environment.run(subscriptions.record_subscription, snapshot(SubscriptionStatus.SUSPENDED, SUSPENDED))
     for seq in (1, 2):
-        await environment.run(billing.issue_invoice, invoice_issue(seq))
+        await environment.run(billing.issue_invoice, invoice_issue_of(seq))
 
     exported = await environment.run(subscriptions.produce_export, EXPORT)
 
