@@ -19,6 +19,7 @@ with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.ids import partner_workflow_id
     from domain.subscription import payments, records, rules
+    from domain.subscription.config import SUBSCRIPTIONS
     from domain.subscription.history import note
     from domain.subscription.model import (
         BookedPlan,
@@ -241,7 +242,10 @@ class SubscriptionWorkflow:
             detail = f"{programme} not reachable: {error}"
             note(self._state, "system", "partner_points_pending", workflow.now(), detail)
             await self._notify(
-                f"partner-points-{partner}", "partner_points_pending", detail, recipient="partner-programme"
+                f"partner-points-{partner}",
+                "partner_points_pending",
+                detail,
+                recipient=SUBSCRIPTIONS.partner_points_recipient,
             )
 
     # --- suspend mode -------------------------------------------------------------------------

@@ -17,6 +17,8 @@ class SubscriptionConfig(BaseModel):
     suspend_days: int = 30  # "in der Regel 30 Tage"
     export_fee_net_cents: int = 4_900
     currency: str = "EUR"
+    # Who hears of points a channel partner could not yet be given (its programme is not running).
+    partner_points_recipient: str = "partner-programme"
 
     @property
     def suspend_window(self) -> timedelta:
