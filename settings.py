@@ -3,7 +3,7 @@
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.roles import Role
@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     task_queue: str = "partnerflow"
-    api_keys: dict[str, ApiKeyGrant] = Field(default_factory=dict)
+    # repr=False: the keys are secrets and must never reach a log line through a printed Settings.
+    api_keys: dict[str, ApiKeyGrant] = Field(default_factory=dict, repr=False)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     # The main job's local state: the Temporal dev server's SQLite file and its log.
@@ -42,6 +43,17 @@ class Settings(BaseSettings):
     export_dir: Path | None = None
     # Create the monthly payout Schedule at worker start (needs a server with Schedules, not the test server).
     payout_schedule: bool = True
+
+    # Payload encryption (AES-GCM): key id -> base64 of a 16, 24 or 32-byte key. New payloads are encrypted with
+    # the active key id; every listed key still decrypts, so keys can rotate without breaking running workflows.
+    payload_encryption_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"dev-1": SecretStr("cGFydG5lcmZsb3ctZGV2ZWxvcG1lbnQtb25seS1rZXk=")}, repr=False
+    )
+    payload_encryption_key_id: str = "dev-1"
+    # Origins allowed to call the codec endpoint from a browser (the Temporal Web UI).
+    codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"])
+    # Request limits: the largest body any endpoint accepts.
+    max_body_bytes: int = 65_536
 
     @property
     def exports_path(self) -> Path:

@@ -4,11 +4,24 @@ the Temporal client on first use (or is handed in), so tests and `uvicorn --fact
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from temporalio.client import Client
 
+from api.command_trail import CommandTrail
+from api.deps import enforce_route_policy
 from api.errors import register_error_handlers
-from api.routers import apps, health, onboardings, partners, payouts, subscriptions, webhooks
+from api.routers import (
+    apps,
+    audit,
+    codec,
+    health,
+    onboardings,
+    partners,
+    payouts,
+    subscriptions,
+    webhooks,
+    workflow_history,
+)
 from api.temporal import TemporalConnector
 from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
@@ -38,13 +51,18 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.state.temporal = TemporalConnector(settings, temporal_client)
 
     register_error_handlers(app)
+    app.add_middleware(CommandTrail, settings=settings, sessions=app.state.sessions)
     app.include_router(health.router)
-    api = APIRouter(prefix=API_PREFIX)
+    # Every /api/v1 route passes the one role x route policy table (api/policy.py) before anything else runs.
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_route_policy)])
     api.include_router(onboardings.router)
     api.include_router(apps.router)
     api.include_router(subscriptions.router)
     api.include_router(webhooks.router)
     api.include_router(payouts.router)
     api.include_router(partners.router)
+    api.include_router(workflow_history.router)
+    api.include_router(audit.router)
+    api.include_router(codec.router)
     app.include_router(api)
     return app

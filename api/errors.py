@@ -88,7 +88,8 @@ def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
     return [{"field": _field(error.get("loc", ())), "message": str(error.get("msg", ""))} for error in errors]
 
 
-def _render(error: ApiError) -> JSONResponse:
+def render(error: ApiError) -> JSONResponse:
+    """The one error shape as a response; also an ASGI app, so middleware can answer with it."""
     body = ErrorResponse(error=ErrorBody(code=error.code, message=error.message, details=error.details))
     return JSONResponse(body.model_dump(mode="json"), status_code=error.status, headers=error.headers)
 
@@ -103,44 +104,44 @@ _HTTP_CODES: dict[int, str] = {
 
 async def _api_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ApiError)
-    return _render(error)
+    return render(error)
 
 
 async def _validation_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
-    return _render(invalid_request(validation_details(error.errors())))
+    return render(invalid_request(validation_details(error.errors())))
 
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     code = _HTTP_CODES.get(error.status_code, "http_error")
     headers = dict(error.headers) if error.headers else None
-    return _render(ApiError(error.status_code, code, str(error.detail), headers=headers))
+    return render(ApiError(error.status_code, code, str(error.detail), headers=headers))
 
 
 async def _rpc_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RPCError)
-    return _render(from_rpc_error(error))
+    return render(from_rpc_error(error))
 
 
 async def _rpc_timeout(_: Request, error: Exception) -> JSONResponse:
     # E.g. an Update or query that no worker picked up in time: Temporal is there, the service is not.
-    return _render(temporal_unavailable("no answer in time"))
+    return render(temporal_unavailable("no answer in time"))
 
 
 async def _update_failed(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, WorkflowUpdateFailedError)
-    return _render(refusal(error))
+    return render(refusal(error))
 
 
 async def _already_started(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, WorkflowAlreadyStartedError)
-    return _render(ApiError(HTTPStatus.CONFLICT, "already_started", f"workflow {error.workflow_id} already exists"))
+    return render(ApiError(HTTPStatus.CONFLICT, "already_started", f"workflow {error.workflow_id} already exists"))
 
 
 async def _unexpected(_: Request, error: Exception) -> JSONResponse:
     # Keeps the shape even for bugs; the traceback goes to the server log, not to the client.
-    return _render(ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred"))
+    return render(ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred"))
 
 
 def register_error_handlers(app: FastAPI) -> None:
@@ -162,6 +163,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "The caller's roles do not allow this"),
         (404, "Unknown id"),
         (409, "The process refuses the command now"),
+        (413, "The request body is larger than the limit"),
         (422, "Invalid body, query or path"),
         (503, "Temporal cannot be reached"),
     )

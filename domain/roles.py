@@ -29,6 +29,8 @@ class Action(StrEnum):
     PARTNER_COMMAND = "partner.command"
     PARTNER_READ = "partner.read"
     USAGE_REPORT = "usage.report"
+    AUDIT_READ = "audit.read"
+    PAYLOAD_DECODE = "payload.decode"
 
 
 # Roles whose reads are limited to their own tenant's objects.
@@ -52,6 +54,10 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.PARTNER_READ: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.CHANNEL_PARTNER}),
     # Usage of what a partner's customers booked, as operators and ISVs report it (ISVs for their own apps only).
     Action.USAGE_REPORT: frozenset({Role.ADMIN, Role.OPERATOR, Role.ISV}),
+    # Workflow histories, the audit log and its verification.
+    Action.AUDIT_READ: frozenset({Role.ADMIN, Role.AUDITOR}),
+    # The codec endpoint the Temporal Web UI calls to show decrypted payloads.
+    Action.PAYLOAD_DECODE: frozenset({Role.ADMIN, Role.AUDITOR}),
 }
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
-from api.deps import CatalogueReader, Sessions
+from api.deps import CurrentPrincipal, Sessions
 from api.errors import ERROR_RESPONSES, not_found
 from api.schemas import AppFilters, AppList, AppOut, PlanOut
 from domain.ids import SLUG_PATTERN
@@ -37,7 +37,9 @@ def _app_out(app: models.App, principal: Principal) -> AppOut:
 
 
 @router.get("")
-async def list_apps(principal: CatalogueReader, sessions: Sessions, filters: Annotated[AppFilters, Query()]) -> AppList:
+async def list_apps(
+    principal: CurrentPrincipal, sessions: Sessions, filters: Annotated[AppFilters, Query()]
+) -> AppList:
     query = select(models.App).order_by(models.App.id)
     if filters.category is not None:
         query = query.where(models.App.category == filters.category.value)
@@ -50,7 +52,7 @@ async def list_apps(principal: CatalogueReader, sessions: Sessions, filters: Ann
 
 @router.get("/{app_id}")
 async def get_app(
-    app_id: Annotated[str, Path(pattern=SLUG_PATTERN)], principal: CatalogueReader, sessions: Sessions
+    app_id: Annotated[str, Path(pattern=SLUG_PATTERN)], principal: CurrentPrincipal, sessions: Sessions
 ) -> AppOut:
     async with sessions() as session:
         app = await session.get(models.App, app_id)

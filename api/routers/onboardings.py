@@ -7,7 +7,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from sqlalchemy import select
 
 from api import onboarding_service as service
-from api.deps import AppSettings, OnboardingCommander, OnboardingReader, OnboardingStarter, Sessions, TemporalClient
+from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES, ApiError, not_found
 from api.onboarding_service import ONBOARDINGS
 from api.schemas import (
@@ -51,7 +51,7 @@ ItemPath = Annotated[str, Path(max_length=64, description="A checklist item id o
 @router.post("", status_code=HTTPStatus.CREATED)
 async def start_onboarding(
     body: OnboardingRequest,
-    principal: OnboardingStarter,
+    principal: CurrentPrincipal,
     settings: AppSettings,
     sessions: Sessions,
     client: TemporalClient,
@@ -71,7 +71,7 @@ async def start_onboarding(
 
 @router.get("")
 async def list_onboardings(
-    principal: OnboardingReader, client: TemporalClient, filters: Annotated[OnboardingFilters, Query()]
+    principal: CurrentPrincipal, client: TemporalClient, filters: Annotated[OnboardingFilters, Query()]
 ) -> OnboardingPage:
     by_attribute = {
         sa.ONBOARDING_STAGE: filters.stage,
@@ -88,7 +88,7 @@ async def list_onboardings(
 
 @router.get("/{onboarding_id}")
 async def get_onboarding(
-    onboarding_id: OnboardingIdPath, principal: OnboardingReader, client: TemporalClient
+    onboarding_id: OnboardingIdPath, principal: CurrentPrincipal, client: TemporalClient
 ) -> OnboardingView:
     view = await ONBOARDINGS.fetch_view(client, onboarding_id)
     if not principal.sees_isv(view.isv.id):
@@ -103,7 +103,7 @@ OnboardingCommandsT = Commands[OnboardingWorkflow, OnboardingView]
 
 
 def _commands(
-    onboarding_id: OnboardingIdPath, principal: OnboardingCommander, client: TemporalClient, key: IdempotencyKey = None
+    onboarding_id: OnboardingIdPath, principal: CurrentPrincipal, client: TemporalClient, key: IdempotencyKey = None
 ) -> OnboardingCommandsT:
     return Commands(ONBOARDINGS, client, onboarding_id, actor=principal.subject, update_id=key)
 

@@ -10,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from api import partner_service as service
-from api.deps import AppSettings, Sessions, TemporalClient, allowed_to
+from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES
 from api.partner_schemas import (
     ContractAnswer,
@@ -25,15 +25,10 @@ from api.partner_service import PARTNERS
 from api.workflow_commands import Commands, IdempotencyKey
 from domain.ids import SLUG_PATTERN
 from domain.partners.model import ContractEvent, DecideReview, Enrolment, PartnerView
-from domain.roles import Action, Principal
 from workflows.partner import PartnerProgramWorkflow
 
 router = APIRouter(prefix="/partners", tags=["partners"], responses=ERROR_RESPONSES)
 
-PartnerEnroller = Annotated[Principal, Depends(allowed_to(Action.PARTNER_ENROL))]
-PartnerCommander = Annotated[Principal, Depends(allowed_to(Action.PARTNER_COMMAND))]
-PartnerReader = Annotated[Principal, Depends(allowed_to(Action.PARTNER_READ))]
-UsageReporter = Annotated[Principal, Depends(allowed_to(Action.USAGE_REPORT))]
 PartnerIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="The partner's id, a slug chosen at enrolment")]
 
 
@@ -42,7 +37,7 @@ PartnerIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="The partn
 
 @router.post("", status_code=HTTPStatus.CREATED)
 async def enrol_partner(
-    body: Enrolment, principal: PartnerEnroller, settings: AppSettings, client: TemporalClient
+    body: Enrolment, principal: CurrentPrincipal, settings: AppSettings, client: TemporalClient
 ) -> PartnerView:
     """Places the partner by `last_year_points`, or by `legacy_level` for a partner of the old programme."""
     return await service.enrol(client, settings.task_queue, body, principal.subject)
@@ -50,12 +45,12 @@ async def enrol_partner(
 
 @router.get("")
 async def list_partners(
-    principal: PartnerReader, client: TemporalClient, filters: Annotated[PartnerFilters, Query()]
+    principal: CurrentPrincipal, client: TemporalClient, filters: Annotated[PartnerFilters, Query()]
 ) -> PartnerPage:
     return await service.list_partners(client, filters, principal)
 
 
-async def _visible_view(partner_id: PartnerIdPath, principal: PartnerReader, client: TemporalClient) -> PartnerView:
+async def _visible_view(partner_id: PartnerIdPath, principal: CurrentPrincipal, client: TemporalClient) -> PartnerView:
     """The partner's view, if the caller may see it; checked before asking, so another's id is never looked up."""
     if not principal.sees_partner(partner_id):
         raise PARTNERS.not_found(partner_id)
@@ -82,7 +77,7 @@ PartnerCommandsT = Commands[PartnerProgramWorkflow, PartnerView]
 
 
 def _commands(
-    partner_id: PartnerIdPath, principal: PartnerCommander, client: TemporalClient, key: IdempotencyKey = None
+    partner_id: PartnerIdPath, principal: CurrentPrincipal, client: TemporalClient, key: IdempotencyKey = None
 ) -> PartnerCommandsT:
     return Commands(PARTNERS, client, partner_id, actor=principal.subject, update_id=key)
 
@@ -114,7 +109,7 @@ async def decide_review(body: ReviewDecisionBody, commands: PartnerCommands) -> 
 async def report_usage(
     partner_id: PartnerIdPath,
     body: UsageReportBody,
-    principal: UsageReporter,
+    principal: CurrentPrincipal,
     sessions: Sessions,
     client: TemporalClient,
 ) -> UsageReportOut:

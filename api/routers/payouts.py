@@ -5,26 +5,23 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 
-from api.deps import AppSettings, Sessions, TemporalClient, allowed_to
+from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES, ApiError
 from api.payout_schemas import PayoutFilters, PayoutList, PayoutRun, RunStatus
 from domain import payouts
 from domain.payouts import MONTH_PATTERN, PayoutStatementView
-from domain.roles import Action, Principal
 from store import models
 from workflows.payout import PayoutInput, PayoutWorkflow
 
 router = APIRouter(prefix="/payouts", tags=["payouts"], responses=ERROR_RESPONSES)
 
-PayoutReader = Annotated[Principal, Depends(allowed_to(Action.PAYOUT_READ))]
-PayoutRunner = Annotated[Principal, Depends(allowed_to(Action.PAYOUT_RUN))]
 MonthPath = Annotated[str, Path(pattern=MONTH_PATTERN, description="`yyyy-mm`, a month that has ended")]
 
 # How long a run request waits for its run to finish before answering 202 with the run still in flight.
@@ -47,7 +44,7 @@ async def _statements(
 
 @router.get("")
 async def list_payouts(
-    principal: PayoutReader, sessions: Sessions, filters: Annotated[PayoutFilters, Query()]
+    principal: CurrentPrincipal, sessions: Sessions, filters: Annotated[PayoutFilters, Query()]
 ) -> PayoutList:
     isv_id = filters.isv_id
     if principal.is_tenant_scoped:
@@ -63,7 +60,7 @@ async def list_payouts(
 )
 async def run_payout(
     month: MonthPath,
-    principal: PayoutRunner,
+    principal: CurrentPrincipal,
     settings: AppSettings,
     sessions: Sessions,
     client: TemporalClient,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.responses import FileResponse
 
 from api import subscription_service as service
-from api.deps import AppSettings, Sessions, TemporalClient, allowed_to
+from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES, ApiError
 from api.subscription_schemas import (
     EXPORT_ID_PATTERN,
@@ -25,7 +25,6 @@ from api.subscription_service import SUBSCRIPTIONS
 from api.visibility import list_page
 from api.workflow_commands import Commands, IdempotencyKey
 from domain.payments import PaymentMethod
-from domain.roles import Action, Principal
 from domain.subscription.model import (
     BookingRequest,
     CancelCommand,
@@ -39,9 +38,6 @@ from workflows.subscription import SubscriptionWorkflow
 
 router = APIRouter(prefix="/subscriptions", tags=["subscriptions"], responses=ERROR_RESPONSES)
 
-SubscriptionBooker = Annotated[Principal, Depends(allowed_to(Action.SUBSCRIPTION_BOOK))]
-SubscriptionCommander = Annotated[Principal, Depends(allowed_to(Action.SUBSCRIPTION_COMMAND))]
-SubscriptionReader = Annotated[Principal, Depends(allowed_to(Action.SUBSCRIPTION_READ))]
 SubscriptionIdPath = Annotated[str, Path(pattern=SUBSCRIPTION_ID_PATTERN, description="`{customer}-{app}`")]
 ExportIdPath = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, description="An id from the view's `exports`")]
 
@@ -52,7 +48,7 @@ ExportIdPath = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, description="An id
 @router.post("", status_code=HTTPStatus.CREATED)
 async def book_subscription(
     body: BookingRequest,
-    principal: SubscriptionBooker,
+    principal: CurrentPrincipal,
     settings: AppSettings,
     sessions: Sessions,
     client: TemporalClient,
@@ -63,7 +59,7 @@ async def book_subscription(
 
 @router.get("")
 async def list_subscriptions(
-    principal: SubscriptionReader, client: TemporalClient, filters: Annotated[SubscriptionFilters, Query()]
+    principal: CurrentPrincipal, client: TemporalClient, filters: Annotated[SubscriptionFilters, Query()]
 ) -> SubscriptionPage:
     by_attribute = {
         sa.SUBSCRIPTION_STATUS: filters.status.value if filters.status else None,
@@ -79,7 +75,7 @@ async def list_subscriptions(
 
 
 async def _visible_view(
-    subscription_id: SubscriptionIdPath, principal: SubscriptionReader, client: TemporalClient
+    subscription_id: SubscriptionIdPath, principal: CurrentPrincipal, client: TemporalClient
 ) -> SubscriptionView:
     """The subscription's view, if the caller may see it: an ISV sees those of its own apps only."""
     view = await SUBSCRIPTIONS.fetch_view(client, subscription_id)
@@ -126,7 +122,7 @@ SubscriptionCommandsT = Commands[SubscriptionWorkflow, SubscriptionView]
 
 def _commands(
     subscription_id: SubscriptionIdPath,
-    principal: SubscriptionCommander,
+    principal: CurrentPrincipal,
     client: TemporalClient,
     key: IdempotencyKey = None,
 ) -> SubscriptionCommandsT:
