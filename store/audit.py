@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.audit import AuditDraft, ChainCheck, ChainedEntry, Verification, chain
+from store.db import as_utc
 from store.models import AuditEntry
 
 # pg_advisory_xact_lock's key: any constant the project uses for nothing else.
@@ -23,7 +24,8 @@ _VERIFY_BATCH = 1_000
 
 
 def _chained(row: AuditEntry) -> ChainedEntry:
-    return ChainedEntry.model_validate(row, from_attributes=True)
+    entry = ChainedEntry.model_validate(row, from_attributes=True)
+    return entry.model_copy(update={"occurred_at": as_utc(entry.occurred_at)})
 
 
 def _row(entry: ChainedEntry) -> AuditEntry:

@@ -3,6 +3,7 @@ verification that names the first row someone changed or removed behind the data
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import text
@@ -64,8 +65,8 @@ async def test_appended_entries_form_a_chain_that_verifies(migrated_database: As
     assert result.ok and result.checked == 5 and result.first_broken is None
     read = [entry async for entry in audit.entries(sessions)]
     assert [entry.seq for entry in read] == [1, 2, 3, 4, 5]
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(read, read[1:], strict=False))
-    assert read[0].occurred_at.replace(tzinfo=UTC) == AT + timedelta(seconds=1)
+    assert all(later.prev_hash == earlier.hash for earlier, later in pairwise(read))
+    assert read[0].occurred_at == AT + timedelta(seconds=1)
     assert result.last_hash == read[-1].hash
 
 
