@@ -5,8 +5,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
+from activities.audit_trail import record_system_action
 from activities.payment_gateway import PaymentGateway
+from domain.audit import SystemAction
 from domain.billing_calendar import month_key
+from domain.ids import subscription_workflow_id
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.model import (
     ChargeRequest,
@@ -51,6 +54,21 @@ class BillingActivities:
             failure_reason=invoice.failure_reason,
         )
         await insert_once(self._sessions, row)
+        # Recorded whether or not this attempt wrote the row: a retry after a crash between the two writes still
+        # records the invoice, and the event key keeps it to one entry.
+        amounts = invoice.amounts
+        await record_system_action(
+            self._sessions,
+            SystemAction.INVOICE_ISSUED,
+            target=subscription_workflow_id(issue.subscription_id),
+            at=invoice.issued_at,
+            detail=(
+                f"invoice {invoice.number} ({invoice.kind.value}) for app {issue.app_id} of ISV {issue.isv_id}: "
+                f"{amounts.gross_cents} cents gross = {amounts.net_cents} net + {amounts.vat_cents} VAT "
+                f"{SUBSCRIPTIONS.currency}"
+            ),
+            event_key=f"{SystemAction.INVOICE_ISSUED.value}:{invoice.number}",
+        )
 
     @activity.defn(name=names.CHARGE)
     async def charge(self, request: ChargeRequest) -> ChargeResult:
@@ -65,6 +83,9 @@ class BillingActivities:
         its payment and `paid_at`: only a `failed` record of that same payment (a SEPA return or a
         chargeback after success) takes it back to failed. Failures of other payments are stale news (an
         earlier attempt's late webhook) and change nothing. Recording the same outcome twice is a no-op.
+
+        Each outcome the invoice takes is recorded in the audit log once per (invoice, payment, status); stale
+        news the invoice ignores is not.
         """
         async with self._sessions.begin() as session:
             invoice = await session.get(models.InvoiceRow, record.invoice_number)
@@ -72,14 +93,34 @@ class BillingActivities:
                 raise ApplicationError(
                     f"invoice {record.invoice_number} is not in the store", type="unknown_invoice", non_retryable=True
                 )
-            if invoice.status == InvoiceStatus.PAID and not (
-                record.status == InvoiceStatus.FAILED and record.payment_id == invoice.payment_id
-            ):
-                return
-            invoice.status = record.status.value
-            invoice.payment_id = record.payment_id
-            invoice.paid_at = record.at if record.status == InvoiceStatus.PAID else None
-            invoice.failure_reason = record.failure_reason if record.status == InvoiceStatus.FAILED else None
+            same_payment = record.payment_id == invoice.payment_id
+            returned = invoice.status == InvoiceStatus.PAID and record.status == InvoiceStatus.FAILED and same_payment
+            if invoice.status == InvoiceStatus.PAID and not returned:
+                # Only this very outcome, written by an earlier attempt, is still to be recorded in the audit log.
+                taken = record.status == InvoiceStatus.PAID and same_payment
+            else:
+                invoice.status = record.status.value
+                invoice.payment_id = record.payment_id
+                invoice.paid_at = record.at if record.status == InvoiceStatus.PAID else None
+                invoice.failure_reason = record.failure_reason if record.status == InvoiceStatus.FAILED else None
+                taken = True
+            gross_cents, currency, subscription_id = invoice.gross_cents, invoice.currency, invoice.subscription_id
+        if not taken:
+            return
+        # The failure reason is the provider's free text, which may name the payer: it stays out of the log.
+        await record_system_action(
+            self._sessions,
+            SystemAction.PAYMENT_RECORDED,
+            target=subscription_workflow_id(subscription_id),
+            at=record.at,
+            detail=(
+                f"payment {record.payment_id or '(none)'} of invoice {record.invoice_number} "
+                f"{_payment_outcome(record.status, returned)}: {gross_cents} cents gross {currency}"
+            ),
+            event_key=(
+                f"{SystemAction.PAYMENT_RECORDED.value}:{record.invoice_number}:{record.payment_id}:{record.status.value}"
+            ),
+        )
 
     @activity.defn(name=names.BOOK_REVENUE_SHARE)
     async def book_revenue_share(self, booking: RevenueShareBooking) -> None:
@@ -96,3 +137,10 @@ class BillingActivities:
             booked_at=booking.booked_at,
         )
         await insert_once(self._sessions, row)
+
+
+def _payment_outcome(status: InvoiceStatus, returned: bool) -> str:
+    """How the audit log words an outcome; a return is a failure of a payment that had succeeded."""
+    if returned:
+        return "returned"
+    return {InvoiceStatus.PAID: "succeeded", InvoiceStatus.FAILED: "failed"}.get(status, "pending")

@@ -16,6 +16,9 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
+from activities.audit_trail import record_system_action
+from domain.audit import SystemAction
+from domain.ids import subscription_workflow_id
 from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply
 from store import models
@@ -70,8 +73,34 @@ class ConnectorActivities:
         5xx, 408/425/429, timeouts and connection errors raise a retryable `connector_unavailable`, so
         Temporal's activity retry delivers the same event id again with backoff; any other answer that is not
         2xx raises a non-retryable `connector_rejected`.
+
+        A deprovisioning the ISV acknowledged is the deletion of the customer's data, and is recorded in the audit
+        log once per event id.
         """
-        return await self._deliver(call, await self._endpoint_of(call.app_id))
+        reply = await self._deliver(call, await self._endpoint_of(call.app_id))
+        await self._record_deletion(call, reply)
+        return reply
+
+    async def _record_deletion(self, call: ConnectorCall, reply: ConnectorReply) -> None:
+        """When suspend mode ends the workflow tells the ISV to delete the customer's data (`deprovision`), then
+        terminates the subscription. The data lives with the ISV, so its 2xx answer is the deletion: recorded here,
+        not at the termination, because a deprovisioning the ISV refuses for good leaves the data in place while
+        the subscription still terminates. A recorded answer (a retry) records it too; the event id keeps it once."""
+        if call.action != ConnectorAction.DEPROVISION or call.subscription_id is None:
+            return
+        if not 200 <= reply.status_code < 300:
+            return
+        await record_system_action(
+            self._sessions,
+            SystemAction.DATA_DELETED,
+            target=subscription_workflow_id(call.subscription_id),
+            at=call.occurred_at,
+            detail=(
+                f"the ISV connector of app {call.app_id} acknowledged deleting the customer's data "
+                f"(HTTP {reply.status_code}, event {call.event_id})"
+            ),
+            event_key=f"{SystemAction.DATA_DELETED.value}:{call.subscription_id}:{call.event_id}",
+        )
 
     @activity.defn(name=names.TEST_CONNECTOR)
     async def test(self, call: ConnectorCall) -> ConnectorReply:

@@ -12,6 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import names
+from activities.audit_trail import record_system_action
+from domain.audit import SystemAction
+from domain.ids import partner_workflow_id
 from domain.partners.model import (
     AwardBatchResult,
     AwardResult,
@@ -22,6 +25,7 @@ from domain.partners.model import (
     QualityQuery,
     QualityReport,
     ReviewRecord,
+    TierChange,
     TierDecision,
 )
 from store import models
@@ -113,7 +117,12 @@ class PartnerActivities:
 
     @activity.defn(name=names.RECORD_TIER_DECISION)
     async def record_tier_decision(self, decision: TierDecision) -> None:
-        """Records the year-end decision once per partner and year, and tells the partner with the figures."""
+        """Records the year-end decision once per partner and year, and tells the partner with the figures.
+
+        Every decision goes into the audit log, one entry per partner and year: an upgrade or downgrade as
+        `partner.tier_changed`, a kept tier as `partner.tier_kept`, so that an auditor filtering for changes sees
+        changes only, and one filtering by the partner's workflow sees that every year end was decided.
+        """
         row = models.TierDecisionRow(
             partner_id=decision.partner_id,
             year=decision.year,
@@ -132,6 +141,19 @@ class PartnerActivities:
         )
         await self._notify_partner(
             decision.partner_id, f"tier:{decision.year}", "partner_tier_decision", message, decision.decided_at
+        )
+        kept = decision.change == TierChange.KEEP
+        await record_system_action(
+            self._sessions,
+            SystemAction.TIER_KEPT if kept else SystemAction.TIER_CHANGED,
+            target=partner_workflow_id(decision.partner_id),
+            at=decision.decided_at,
+            detail=(
+                f"programme year {decision.year}: {decision.points} points, {decision.change.value} "
+                f"{decision.from_tier.value} → {decision.to_tier.value}"
+            ),
+            # One key for either action: a partner's year has one decision.
+            event_key=f"partner.tier_decided:{decision.partner_id}:{decision.year}",
         )
 
     @activity.defn(name=names.MEASURE_QUALITY)

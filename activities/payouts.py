@@ -7,8 +7,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities import names
+from activities.audit_trail import record_system_action
 from activities.payment_gateway import PaymentGateway
 from domain import payouts
+from domain.audit import SystemAction
 from domain.payouts import LedgerTotal, PayoutStatementView, StatementStatus, TransferStatus
 from store import models
 
@@ -63,12 +65,17 @@ class PayoutActivities:
 
     @activity.defn(name=names.TRANSFER_PAYOUT)
     async def transfer(self, statement: PayoutStatementView) -> PayoutStatementView:
-        """Transfers a statement once: the gateway's idempotency key holds across retries and re-runs."""
+        """Transfers a statement once: the gateway's idempotency key holds across retries and re-runs.
+
+        A transferred statement is recorded in the audit log once per (ISV, month).
+        """
         async with self._sessions() as session:
             row = await self._statement_row(session, statement)
-            if row.status in payouts.SETTLED:
-                return statement_view(row)
+            settled = statement_view(row) if row.status in payouts.SETTLED else None
             request = payouts.transfer_request(statement_view(row))
+        if settled is not None:
+            await self._record_transfer(settled)  # a retry after a crash before the audit write
+            return settled
         # No transaction is open during the call: the gateway writes to the store itself (SQLite has one writer).
         result = await self._gateway.transfer(request)
         async with self._sessions.begin() as session:
@@ -82,7 +89,25 @@ class PayoutActivities:
                 activity.logger.warning(
                     "payout %s to %s failed: %s", row.month, row.isv_id, result.failure_reason or "no reason given"
                 )
-            return statement_view(row)
+            transferred = statement_view(row)
+        if transferred.status == StatementStatus.TRANSFERRED:
+            await self._record_transfer(transferred)
+        return transferred
+
+    async def _record_transfer(self, statement: PayoutStatementView) -> None:
+        """The statement's own `transferred_at` is the entry's time: the statement carries no workflow time, and
+        the stored stamp is the same on every retry and agrees with what GET /payouts shows."""
+        await record_system_action(
+            self._sessions,
+            SystemAction.PAYOUT_TRANSFERRED,
+            target=payouts.payout_workflow_id(statement.month),
+            at=statement.transferred_at or statement.created_at,
+            detail=(
+                f"revenue share {statement.month} to ISV {statement.isv_id}: {statement.amount_cents} cents "
+                f"{payouts.CURRENCY}, {statement.entries} ledger entries, transfer {statement.transfer_id}"
+            ),
+            event_key=f"{SystemAction.PAYOUT_TRANSFERRED.value}:{statement.isv_id}:{statement.month}",
+        )
 
     @staticmethod
     async def _ledger_totals(session: AsyncSession, month: str) -> list[LedgerTotal]:

@@ -21,7 +21,16 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
-from domain.subscription.model import ExportFile, ExportJob, NotificationRecord, SubscriptionRecord
+from activities.audit_trail import key_time, record_system_action
+from domain.audit import SystemAction
+from domain.ids import subscription_workflow_id
+from domain.subscription.model import (
+    ExportFile,
+    ExportJob,
+    NotificationRecord,
+    SubscriptionRecord,
+    SubscriptionStatus,
+)
 from store import models
 from store.db import as_utc, insert_once
 
@@ -57,10 +66,14 @@ class SubscriptionActivities:
 
     @activity.defn(name=names.RECORD_SUBSCRIPTION)
     async def record_subscription(self, record: SubscriptionRecord) -> None:
-        """Upserts the row of this booking; an older snapshot (a late retry) never overwrites a newer one."""
+        """Upserts the row of this booking; an older snapshot (a late retry) never overwrites a newer one.
+
+        A snapshot that starts suspend mode, or terminates the subscription, is recorded in the audit log.
+        """
         values = record.model_dump()
         values["status"] = record.status.value
         values["suspension_reason"] = record.suspension_reason.value if record.suspension_reason else None
+        suspension_went_on = False  # the store held an earlier snapshot of this same suspension
         for attempt in range(2):
             try:
                 async with self._sessions.begin() as session:
@@ -70,16 +83,63 @@ class SubscriptionActivities:
                             models.Subscription.booked_at == record.booked_at,
                         )
                     )
+                    suspension_went_on = (
+                        row is not None
+                        and row.status == SubscriptionStatus.SUSPENDED
+                        and as_utc(row.updated_at) < record.updated_at
+                    )
                     if row is None:
                         session.add(models.Subscription(**values))
                     elif as_utc(row.updated_at) <= record.updated_at:
                         for name, value in values.items():
                             setattr(row, name, value)
-                return
+                break
             except IntegrityError:
                 # A concurrent attempt inserted the row between our read and write: update it instead.
                 if attempt:
                     raise
+        if record.status == SubscriptionStatus.SUSPENDED and not suspension_went_on:
+            await self._record_suspension(record)
+        elif record.status == SubscriptionStatus.TERMINATED:
+            await self._record_termination(record)
+
+    async def _record_suspension(self, record: SubscriptionRecord) -> None:
+        """Suspend mode starts with the first suspended snapshot: the workflow records one as it suspends.
+
+        The store held no suspended snapshot of this booking before it (a later one of the same suspension, should
+        the workflow ever record one, finds the earlier one and is not a new suspension). The snapshot's time is
+        the workflow's time as it suspended, which also tells this suspension from an earlier one that ended in a
+        reinstatement; a retry of the same snapshot has the same time and so the same key.
+        """
+        reason = record.suspension_reason.value if record.suspension_reason else "unknown reason"
+        await record_system_action(
+            self._sessions,
+            SystemAction.SUBSCRIPTION_SUSPENDED,
+            target=subscription_workflow_id(record.subscription_id),
+            at=record.updated_at,
+            detail=f"suspend mode ({reason}) for app {record.app_id} of ISV {record.isv_id}; the data is kept",
+            event_key=(
+                f"{SystemAction.SUBSCRIPTION_SUSPENDED.value}:{record.subscription_id}:"
+                f"{key_time(record.booked_at)}:{key_time(record.updated_at)}"
+            ),
+        )
+
+    async def _record_termination(self, record: SubscriptionRecord) -> None:
+        """The end of suspend mode. The deletion of the customer's data is recorded by the ISV connector when the
+        ISV acknowledges the deprovisioning call (activities/connector.py): that is where the data is deleted, and a
+        deprovisioning the ISV refused must not read as a deletion here."""
+        terminated_at = record.terminated_at or record.updated_at
+        await record_system_action(
+            self._sessions,
+            SystemAction.SUBSCRIPTION_TERMINATED,
+            target=subscription_workflow_id(record.subscription_id),
+            at=terminated_at,
+            detail=f"suspend mode ended; subscription to app {record.app_id} of ISV {record.isv_id} terminated",
+            event_key=(
+                f"{SystemAction.SUBSCRIPTION_TERMINATED.value}:{record.subscription_id}:"
+                f"{key_time(record.booked_at)}:{key_time(terminated_at)}"
+            ),
+        )
 
     @activity.defn(name=names.SEND_NOTIFICATION)
     async def send_notification(self, note: NotificationRecord) -> None:
@@ -104,7 +164,9 @@ class SubscriptionActivities:
         async with self._sessions() as session:
             existing = await session.get(models.Export, job.export_id)
         if existing is not None and path.exists():
-            return ExportFile(export_id=job.export_id, file_name=existing.file_name, size_bytes=existing.size_bytes)
+            produced = ExportFile(export_id=job.export_id, file_name=existing.file_name, size_bytes=existing.size_bytes)
+            await self._record_export(job, produced)  # a retry after a crash before the audit write
+            return produced
 
         archive = _zip(await self._export_files(job), job.requested_at)
         self._exports_path.mkdir(parents=True, exist_ok=True)
@@ -120,7 +182,19 @@ class SubscriptionActivities:
             created_at=job.requested_at,
         )
         await insert_once(self._sessions, row)
-        return ExportFile(export_id=job.export_id, file_name=file_name, size_bytes=len(archive))
+        produced = ExportFile(export_id=job.export_id, file_name=file_name, size_bytes=len(archive))
+        await self._record_export(job, produced)
+        return produced
+
+    async def _record_export(self, job: ExportJob, produced: ExportFile) -> None:
+        await record_system_action(
+            self._sessions,
+            SystemAction.EXPORT_PRODUCED,
+            target=subscription_workflow_id(job.subscription_id),
+            at=job.requested_at,
+            detail=f"data export {job.export_id}: file {produced.file_name}, {produced.size_bytes} bytes",
+            event_key=f"{SystemAction.EXPORT_PRODUCED.value}:{job.export_id}",
+        )
 
     async def _export_files(self, job: ExportJob) -> dict[str, bytes]:
         async with self._sessions() as session:

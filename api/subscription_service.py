@@ -17,20 +17,12 @@ from api.errors import ApiError
 from api.subscription_schemas import InvoiceOut, PaymentWebhook, SubscriptionListItem
 from api.visibility import business_id, closed_at, started_at
 from api.workflow_commands import WorkflowResource
+from domain.ids import subscription_id, subscription_workflow_id
 from domain.subscription import rules
 from domain.subscription.model import BookedPlan, BookingRequest, SubscriptionView
 from store import models
 from workflows import search_attributes as sa
 from workflows.subscription import SubscriptionInput, SubscriptionWorkflow, search_attributes_of
-
-
-def subscription_id(customer_id: str, app_id: str) -> str:
-    return f"{customer_id}-{app_id}"
-
-
-def subscription_workflow_id(subscription: str) -> str:
-    return f"subscription-{subscription}"
-
 
 SUBSCRIPTIONS = WorkflowResource[SubscriptionWorkflow, SubscriptionView](
     kind="subscription",

@@ -22,3 +22,11 @@ def onboarding_workflow_id(onboarding: str) -> str:
 
 def partner_workflow_id(partner_id: str) -> str:
     return f"partner-{partner_id}"
+
+
+def subscription_id(customer_id: str, app_id: str) -> str:
+    return f"{customer_id}-{app_id}"
+
+
+def subscription_workflow_id(subscription: str) -> str:
+    return f"subscription-{subscription}"

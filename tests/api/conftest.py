@@ -21,8 +21,7 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
-from api.subscription_service import subscription_workflow_id
-from domain.ids import onboarding_id, onboarding_workflow_id, partner_workflow_id
+from domain.ids import onboarding_id, onboarding_workflow_id, partner_workflow_id, subscription_workflow_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from settings import Settings
 from store import migrate, models
