@@ -8,7 +8,6 @@ gives before any handler runs, and must be able to answer a replay without runni
 import hashlib
 import json
 import logging
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,13 +30,19 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 REPLAYED_HEADER = "idempotent-replayed"
-_CALLER_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
+_STATE_KEY = "request_id"
 _MAX_IDEMPOTENCY_KEY = 200  # as the Idempotency-Key header's documented limit
 ANONYMOUS = "anonymous"
 
 
 class _BodyTooLarge(Exception):
     pass
+
+
+def request_id_of(scope: Scope) -> str:
+    """The id this middleware gave the request (a fresh one for an app run without it, e.g. in a unit test)."""
+    request_id = scope.get("state", {}).get(_STATE_KEY)
+    return str(request_id) if request_id else uuid.uuid4().hex
 
 
 def _header(scope: Scope, name: str) -> str | None:
@@ -149,8 +154,10 @@ class CommandTrail:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, REQUEST_ID_HEADER)
-        request_id = given if given and _CALLER_REQUEST_ID.match(given) else uuid.uuid4().hex
+        # Always our own id, never the caller's: it becomes the Update id of a command sent without an
+        # Idempotency-Key, and a caller's reused id would make Temporal answer a new command with an old result.
+        request_id = uuid.uuid4().hex
+        scope.setdefault("state", {})[_STATE_KEY] = request_id
         send = _tagged(send, request_id)
         route = policy.match(scope["method"], scope["path"])
         limit = route.policy.body_limit if route and route.policy.body_limit else self.settings.max_body_bytes

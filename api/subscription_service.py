@@ -2,7 +2,6 @@
 payment webhooks recorded once and signalled; reads and commands go through the shared workflow resource."""
 
 import hashlib
-import uuid
 from datetime import UTC, datetime
 from http import HTTPStatus
 
@@ -131,12 +130,10 @@ async def export_of(sessions: async_sessionmaker[AsyncSession], subscription: st
     return export
 
 
-def export_id(subscription: str, idempotency_key: str | None) -> str:
-    """A new export's id; derived from the Idempotency-Key, so a retried request names the same file and the
-    export activity (idempotent by export id) produces it once even when the Update id is no longer known."""
-    if idempotency_key is None:
-        return f"exp-{uuid.uuid4().hex}"
-    return f"exp-{hashlib.sha256(f'{subscription}:{idempotency_key}'.encode()).hexdigest()[:32]}"
+def export_id(subscription: str, update_id: str) -> str:
+    """A new export's id; derived from the Update id (the Idempotency-Key, if sent), so a retried request names the
+    same file and the export activity (idempotent by export id) produces it once."""
+    return f"exp-{hashlib.sha256(f'{subscription}:{update_id}'.encode()).hexdigest()[:32]}"
 
 
 # --- payment webhooks ------------------------------------------------------------------------

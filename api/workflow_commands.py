@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Header
+from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
@@ -24,6 +24,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam, MethodSyncNoParam, MethodSyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
+from api.command_trail import request_id_of
 from api.errors import ApiError, invalid_request, not_found, refusal
 
 WorkflowT = TypeVar("WorkflowT")
@@ -32,15 +33,24 @@ CommandT = TypeVar("CommandT", bound=BaseModel)
 ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
-IdempotencyKey = Annotated[
+_IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
         max_length=200,
-        description="Used as the Update id: a retried request is applied once and answers with the first result",
+        description="Sent again with the same body, the command is applied once and answers with the first result",
     ),
 ]
+
+
+def _update_id(request: Request, key: _IdempotencyKeyHeader = None) -> str:
+    """A command's Temporal Update id: the caller's Idempotency-Key, so a retry is applied once by Temporal too;
+    without one, the request id, so the audit log's entry and the Update in Temporal's history name each other."""
+    return key or request_id_of(request.scope)
+
+
+UpdateId = Annotated[str, Depends(_update_id)]
 
 
 @dataclass(frozen=True)
@@ -142,7 +152,7 @@ class Commands(Generic[WorkflowT, ViewT]):
     client: Client
     ident: str
     actor: str
-    update_id: str | None
+    update_id: str
 
     async def run(self, update: UpdateMethodMultiParam[[WorkflowT, CommandT], ViewT], command: CommandT) -> ViewT:
         return await self.resource.run_update(self.client, self.ident, update, command, self.update_id)

@@ -20,7 +20,7 @@ from api.schemas import (
     ResumeBody,
 )
 from api.visibility import list_page
-from api.workflow_commands import Commands, IdempotencyKey
+from api.workflow_commands import Commands, UpdateId
 from domain.catalogue import CommercialTerms
 from domain.ids import ONBOARDING_ID_PATTERN
 from domain.onboarding.config import ONBOARDING
@@ -103,9 +103,9 @@ OnboardingCommandsT = Commands[OnboardingWorkflow, OnboardingView]
 
 
 def _commands(
-    onboarding_id: OnboardingIdPath, principal: CurrentPrincipal, client: TemporalClient, key: IdempotencyKey = None
+    onboarding_id: OnboardingIdPath, principal: CurrentPrincipal, client: TemporalClient, update_id: UpdateId
 ) -> OnboardingCommandsT:
-    return Commands(ONBOARDINGS, client, onboarding_id, actor=principal.subject, update_id=key)
+    return Commands(ONBOARDINGS, client, onboarding_id, actor=principal.subject, update_id=update_id)
 
 
 OnboardingCommands = Annotated[OnboardingCommandsT, Depends(_commands)]

@@ -22,7 +22,7 @@ from api.partner_schemas import (
     UsageReportOut,
 )
 from api.partner_service import PARTNERS
-from api.workflow_commands import Commands, IdempotencyKey
+from api.workflow_commands import Commands, UpdateId
 from domain.ids import SLUG_PATTERN
 from domain.partners.model import ContractEvent, DecideReview, Enrolment, PartnerView
 from workflows.partner import PartnerProgramWorkflow
@@ -77,9 +77,9 @@ PartnerCommandsT = Commands[PartnerProgramWorkflow, PartnerView]
 
 
 def _commands(
-    partner_id: PartnerIdPath, principal: CurrentPrincipal, client: TemporalClient, key: IdempotencyKey = None
+    partner_id: PartnerIdPath, principal: CurrentPrincipal, client: TemporalClient, update_id: UpdateId
 ) -> PartnerCommandsT:
-    return Commands(PARTNERS, client, partner_id, actor=principal.subject, update_id=key)
+    return Commands(PARTNERS, client, partner_id, actor=principal.subject, update_id=update_id)
 
 
 PartnerCommands = Annotated[PartnerCommandsT, Depends(_commands)]

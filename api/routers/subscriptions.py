@@ -23,7 +23,7 @@ from api.subscription_schemas import (
 )
 from api.subscription_service import SUBSCRIPTIONS
 from api.visibility import list_page
-from api.workflow_commands import Commands, IdempotencyKey
+from api.workflow_commands import Commands, UpdateId
 from domain.payments import PaymentMethod
 from domain.subscription.model import (
     BookingRequest,
@@ -124,9 +124,9 @@ def _commands(
     subscription_id: SubscriptionIdPath,
     principal: CurrentPrincipal,
     client: TemporalClient,
-    key: IdempotencyKey = None,
+    update_id: UpdateId,
 ) -> SubscriptionCommandsT:
-    return Commands(SUBSCRIPTIONS, client, subscription_id, actor=principal.subject, update_id=key)
+    return Commands(SUBSCRIPTIONS, client, subscription_id, actor=principal.subject, update_id=update_id)
 
 
 SubscriptionCommands = Annotated[SubscriptionCommandsT, Depends(_commands)]

@@ -6,9 +6,11 @@ import csv
 import hashlib
 import io
 import logging
+import re
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from domain.onboarding.config import StageId
@@ -29,7 +31,13 @@ async def entry_of(api: Api, request_id: str) -> dict[str, Any]:
 
 
 def tagged(role: str = "pm", **headers: str) -> dict[str, str]:
-    return auth(role) | {"X-Request-ID": f"req-{uuid.uuid4().hex}"} | headers
+    return auth(role) | headers
+
+
+def request_id(response: httpx.Response) -> str:
+    value = response.headers["X-Request-ID"]
+    assert re.fullmatch(r"[0-9a-f]{32}", value)
+    return value
 
 
 async def test_an_accepted_command_is_recorded_with_its_caller_target_request_and_body_digest(api: Api):
@@ -38,8 +46,7 @@ async def test_an_accepted_command_is_recorded_with_its_caller_target_request_an
     body = {"reason": "ISV asked for a pause"}
     response = await api.http.post(f"/api/v1/onboardings/{view['id']}/hold", json=body, headers=headers)
     assert response.status_code == 200, response.text
-    assert response.headers["X-Request-ID"] == headers["X-Request-ID"]
-    entry = await entry_of(api, headers["X-Request-ID"])
+    entry = await entry_of(api, request_id(response))
     assert entry["kind"] == "command"
     assert (entry["subject"], entry["role"]) == (PM, "partner_manager")
     assert (entry["action"], entry["target"]) == ("onboarding.hold", f"onboarding-{view['id']}")
@@ -54,7 +61,7 @@ async def test_a_command_the_process_refuses_is_recorded_with_the_rules_code(api
     headers = tagged()
     response = await api.http.post(f"/api/v1/onboardings/{view['id']}/advance", json={}, headers=headers)
     assert_error(response, 409, "criteria_unmet")
-    entry = await entry_of(api, headers["X-Request-ID"])
+    entry = await entry_of(api, request_id(response))
     assert (entry["action"], entry["outcome"], entry["status_code"]) == ("onboarding.advance", "refused", 409)
     assert entry["detail"] == "criteria_unmet"
 
@@ -65,7 +72,7 @@ async def test_a_start_is_recorded_against_the_workflow_it_starts(api: Api):
     response = await api.http.post("/api/v1/onboardings", json=body, headers=headers)
     assert response.status_code == 201, response.text
     api.started.append(response.json()["id"])
-    entry = await entry_of(api, headers["X-Request-ID"])
+    entry = await entry_of(api, request_id(response))
     assert entry["target"] == f"onboarding-{body['isv']['id']}-{body['app']['id']}"
     assert entry["action"] == "onboarding.start"
 
@@ -77,10 +84,10 @@ async def test_a_start_is_recorded_against_the_workflow_it_starts(api: Api):
 async def test_commands_refused_for_access_are_recorded_too(
     api: Api, role: str | None, status: int, code: str, subject: str
 ):
-    headers = {"X-Request-ID": f"req-{uuid.uuid4().hex}"} | (auth(role) if role else {})
+    headers = auth(role) if role else {}
     response = await api.http.post("/api/v1/onboardings/acme-crm/advance", json={}, headers=headers)
     assert_error(response, status, code)
-    entry = await entry_of(api, headers["X-Request-ID"])
+    entry = await entry_of(api, request_id(response))
     assert (entry["subject"], entry["outcome"], entry["detail"]) == (subject, "refused", code)
 
 
@@ -89,13 +96,13 @@ async def test_an_invalid_body_is_recorded_as_refused(api: Api):
     headers = tagged()
     response = await api.http.post(f"/api/v1/onboardings/{view['id']}/reassign", json={"x": 1}, headers=headers)
     assert_error(response, 422, "validation_error")
-    assert (await entry_of(api, headers["X-Request-ID"]))["outcome"] == "refused"
+    assert (await entry_of(api, request_id(response)))["outcome"] == "refused"
 
 
 async def test_reads_are_not_recorded_as_commands(api: Api):
-    headers = tagged("auditor")
-    assert (await api.http.get("/api/v1/apps", headers=headers)).status_code == 200
-    assert [entry for entry in await log(api) if entry["request_id"] == headers["X-Request-ID"]] == []
+    response = await api.http.get("/api/v1/apps", headers=auth("auditor"))
+    assert response.status_code == 200
+    assert [entry for entry in await log(api) if entry["request_id"] == request_id(response)] == []
 
 
 # --- Idempotency-Key -------------------------------------------------------------------------
@@ -114,7 +121,7 @@ async def test_the_same_key_and_body_returns_the_first_answer_without_running_ag
     assert again.json() == first.json()
     assert again.json()["status"] != "on_hold"  # the first answer, not a new one
     assert again.headers["Idempotent-Replayed"] == "true"
-    assert (await entry_of(api, again_headers["X-Request-ID"]))["outcome"] == "replayed"
+    assert (await entry_of(api, request_id(again)))["outcome"] == "replayed"
 
 
 async def test_the_same_key_with_a_different_body_is_refused(api: Api):
