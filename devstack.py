@@ -100,6 +100,9 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
         settings.temporal_namespace,
         "--log-level",
         "warn",
+        # The Web UI asks the API's codec endpoint to decrypt payloads (payload_codec.py) for authorised users.
+        "--ui-codec-endpoint",
+        f"http://{settings.api_host}:{settings.api_port}/api/v1/codec",
     ]
     for key in search_attributes.ALL:
         command += ["--search-attribute", f"{key.name}=Keyword"]

@@ -1,6 +1,7 @@
 """The worker: every workflow and activity, and the one data converter all clients and workers use."""
 
 import asyncio
+import dataclasses
 import logging
 import signal
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from activities.partners import PartnerActivities
 from activities.payouts import PayoutActivities
 from activities.sandbox_gateway import SandboxGateway
 from activities.subscriptions import SubscriptionActivities
+from payload_codec import EncryptionCodec
 from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
@@ -47,7 +49,9 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def data_converter(settings: Settings | None = None) -> DataConverter:
-    return pydantic_data_converter
+    """Pydantic payloads, encrypted before they leave the process (see payload_codec.py)."""
+    codec = EncryptionCodec.from_settings(settings or get_settings())
+    return dataclasses.replace(pydantic_data_converter, payload_codec=codec)
 
 
 class PartnerflowWorker(Worker):

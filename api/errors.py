@@ -114,6 +114,9 @@ async def _validation_error(_: Request, error: Exception) -> JSONResponse:
 
 async def _http_error(_: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == HTTPStatus.BAD_REQUEST and isinstance(error.__cause__, ValueError):
+        # FastAPI's answer to a body it cannot even decode (e.g. not UTF-8); invalid JSON is a 422, and so is this.
+        return render(invalid_request([{"field": "body", "message": "the body is not valid JSON"}]))
     code = _HTTP_CODES.get(error.status_code, "http_error")
     headers = dict(error.headers) if error.headers else None
     return render(ApiError(error.status_code, code, str(error.detail), headers=headers))
