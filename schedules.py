@@ -58,16 +58,18 @@ async def ensure_payout_schedule(client: Client, settings: Settings) -> None:
         return
     except ScheduleAlreadyRunningError:
         pass
-    desired_args = await client.data_converter.encode(action.args)
+    # Compared before the codec: encrypted args differ on every encoding (a fresh nonce each time).
+    desired_args = client.data_converter.payload_converter.to_payloads(action.args)
+    codec = client.data_converter.payload_codec
 
-    def updated(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
+    async def updated(current: ScheduleUpdateInput) -> ScheduleUpdate | None:
         schedule = current.description.schedule
         existing = schedule.action
         if (
             isinstance(existing, ScheduleActionStartWorkflow)
             and _same_spec(schedule.spec, PAYOUT_SPEC)
             and (existing.workflow, existing.id, existing.task_queue) == (action.workflow, action.id, action.task_queue)
-            and list(existing.args) == desired_args
+            and (await codec.decode(existing.args) if codec else list(existing.args)) == desired_args
         ):
             return None
         logger.info("updating schedule %s to the current spec and action", PAYOUT_SCHEDULE_ID)

@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
 
     register_error_handlers(app)
     app.add_middleware(CommandTrail, settings=settings, sessions=app.state.sessions)
+    codec.install_cors(app, settings)
     app.include_router(health.router)
     # Every /api/v1 route passes the one role x route policy table (api/policy.py) before anything else runs.
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_route_policy)])

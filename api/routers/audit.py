@@ -7,17 +7,19 @@ from datetime import UTC
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 
-from api.deps import Sessions
+from api.deps import Sessions, current_principal
 from api.errors import ERROR_RESPONSES
 from domain.audit import AuditDraft, ChainedEntry, Verification
 from store import audit
 from store.audit import LogFilter
 
-router = APIRouter(prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES)
+router = APIRouter(
+    prefix="/audit", tags=["audit"], responses=ERROR_RESPONSES, dependencies=[Depends(current_principal)]
+)
 
 MAX_PAGE_SIZE = 500
 CSV_MEDIA_TYPE = "text/csv"
