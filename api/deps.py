@@ -1,7 +1,6 @@
 """Request dependencies: settings, Temporal client, database sessions, the caller and its permissions."""
 
 import hmac
-from collections.abc import Callable
 from http import HTTPStatus
 from typing import Annotated
 
@@ -13,7 +12,7 @@ from temporalio.client import Client
 from api import policy
 from api.errors import ApiError
 from api.temporal import TemporalConnector
-from domain.roles import Action, Principal
+from domain.roles import Principal
 from settings import ApiKeyGrant, Settings
 
 
@@ -89,14 +88,3 @@ async def enforce_route_policy(request: Request, settings: AppSettings) -> None:
     principal = current_principal(await _bearer(request), settings)
     if not principal.may(permission):
         raise ApiError(HTTPStatus.FORBIDDEN, "forbidden", f"{principal.subject} may not {permission.value}")
-
-
-def allowed_to(action: Action) -> Callable[[Principal], Principal]:
-    """A dependency that lets the caller through only when the permission table allows `action`."""
-
-    def check(principal: CurrentPrincipal) -> Principal:
-        if not principal.may(action):
-            raise ApiError(HTTPStatus.FORBIDDEN, "forbidden", f"{principal.subject} may not {action.value}")
-        return principal
-
-    return check
