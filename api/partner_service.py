@@ -214,8 +214,12 @@ async def record_usage(
     principal: Principal,
 ) -> UsageReportOut:
     """Writes a usage report for the partner's next quality report. Usage can cost a partner its partnership, so a
-    named subscription must be one the partner sold, and an ISV reports on subscriptions of its own apps only."""
-    await PARTNERS.ensure_active(client, partner_id)
+    named subscription must be one the partner sold, and an ISV reports on subscriptions of its own apps only.
+
+    An ISV may not read partners, so it learns nothing of one it has no subscription with: its body and its
+    subscription are checked before the partner is looked up, and an unknown or ended partner answers as any other."""
+    if not principal.is_tenant_scoped:
+        await PARTNERS.ensure_active(client, partner_id)
     if body.subscription_id is None:
         if principal.is_tenant_scoped:
             raise invalid_request(
@@ -227,6 +231,8 @@ async def record_usage(
             "subscription_not_found",
             f"partner {partner_id} sold no subscription {body.subscription_id}",
         )
+    if principal.is_tenant_scoped:
+        await PARTNERS.ensure_active(client, partner_id)  # the ISV's own subscription names this partner
     now = datetime.now(UTC)
     row = models.UsageReport(
         partner_id=partner_id,

@@ -38,10 +38,15 @@ MARKETPLACE = MarketplaceTerms()
 
 Percent = Annotated[float, Field(ge=0, le=100)]
 
+# A monthly price the store's 32-bit integer columns hold with VAT added (a gross invoice amount), with room to spare:
+# 1,000,000.00 EUR a month.
+MAX_MONTHLY_PRICE_CENTS = 100_000_000
+
 
 class Plan(BaseModel):
-    term_months: int
-    monthly_price_cents: int = Field(ge=0)
+    # The schema names the offered terms; the validator refuses any other with the rule's own message.
+    term_months: int = Field(json_schema_extra={"enum": list(MARKETPLACE.contract_terms_months)})
+    monthly_price_cents: int = Field(ge=0, le=MAX_MONTHLY_PRICE_CENTS)
 
     @field_validator("term_months")
     @classmethod
@@ -56,8 +61,11 @@ class CommercialTerms(BaseModel):
 
     revenue_share_percent: Percent
     plans: list[Plan] = Field(min_length=1)
-    trial_days: int = MARKETPLACE.trial_days
-    listing_fee_cents: int = MARKETPLACE.listing_fee_cents
+    # Fixed by the marketplace: accepted when given, if they are its values (the schema says which).
+    trial_days: int = Field(default=MARKETPLACE.trial_days, json_schema_extra={"enum": [MARKETPLACE.trial_days]})
+    listing_fee_cents: int = Field(
+        default=MARKETPLACE.listing_fee_cents, json_schema_extra={"enum": [MARKETPLACE.listing_fee_cents]}
+    )
 
     @field_validator("plans")
     @classmethod

@@ -18,7 +18,40 @@ router = APIRouter(prefix="/payments", tags=["payments"])
 # No 401 or 403: the signature is the authentication.
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorResponse, "description": "Missing, wrong or stale signature"},
-    **{status: answer for status, answer in ERROR_RESPONSES.items() if status in (404, 409, 422, 503)},
+    **{status: answer for status, answer in ERROR_RESPONSES.items() if status in (404, 409, 413, 422, 503)},
+}
+
+
+def _inlined(schema: Any, definitions: dict[str, Any]) -> Any:
+    """`schema` with every `#/$defs/...` reference replaced by its definition (the event's models are not recursive)."""
+    if isinstance(schema, dict):
+        reference = schema.get("$ref")
+        if isinstance(reference, str) and reference.startswith("#/$defs/"):
+            return _inlined(definitions[reference.removeprefix("#/$defs/")], definitions)
+        return {key: _inlined(value, definitions) for key, value in schema.items() if key != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(item, definitions) for item in schema]
+    return schema
+
+
+def _event_schema() -> dict[str, Any]:
+    schema = PaymentWebhook.model_json_schema()
+    inlined: dict[str, Any] = _inlined(schema, schema.get("$defs", {}))
+    return inlined
+
+
+# The body is read raw by `_signed_event` (the signature covers its bytes), so FastAPI cannot see it: documented here.
+_OPENAPI_EXTRA: dict[str, Any] = {
+    "requestBody": {"required": True, "content": {"application/json": {"schema": _event_schema()}}},
+    "parameters": [
+        {
+            "name": SIGNATURE_HEADER,
+            "in": "header",
+            "required": True,
+            "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>` with the shared webhook secret",
+            "schema": {"type": "string", "maxLength": 200},
+        }
+    ],
 }
 
 
@@ -44,6 +77,7 @@ def _in_body(error: ValidationError) -> list[Any]:
     "/webhook",
     status_code=HTTPStatus.ACCEPTED,
     responses=_RESPONSES,
+    openapi_extra=_OPENAPI_EXTRA,
     description=f"Signed by the provider in `{SIGNATURE_HEADER}` (docs/payments-sandbox.md); needs no API key.",
 )
 async def payment_webhook(

@@ -32,7 +32,8 @@ class SuspensionReason(StrEnum):
 class Customer(BaseModel):
     id: Slug
     name: Name
-    employees: int = Field(ge=1)
+    # The eligibility rule below refuses larger businesses with its own message; the schema states the limit.
+    employees: int = Field(ge=1, json_schema_extra={"maximum": SUBSCRIPTIONS.max_employees})
     telekom_customer_number: TelekomCustomerNumber | None = None
 
     @model_validator(mode="after")
@@ -55,7 +56,7 @@ class BookingRequest(BaseModel):
 
     customer: Customer
     app_id: Slug
-    term_months: int
+    term_months: int = Field(json_schema_extra={"enum": list(MARKETPLACE.contract_terms_months)})
     payment_method: PaymentMethod | None = None
     channel_partner_id: Slug | None = None
 

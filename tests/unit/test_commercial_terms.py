@@ -3,7 +3,7 @@
 import pytest
 from pydantic import ValidationError
 
-from domain.catalogue import MARKETPLACE, Category, CommercialTerms, Plan
+from domain.catalogue import MARKETPLACE, MAX_MONTHLY_PRICE_CENTS, Category, CommercialTerms, Plan
 from domain.onboarding.model import AppProfile
 
 from .builders import terms
@@ -70,6 +70,12 @@ def test_a_plan_of_any_other_term_is_invalid(term):
 def test_a_negative_price_is_invalid():
     with pytest.raises(ValidationError):
         Plan(term_months=12, monthly_price_cents=-1)
+
+
+def test_a_price_up_to_the_store_limit_is_valid_and_above_it_invalid():
+    assert Plan(term_months=1, monthly_price_cents=MAX_MONTHLY_PRICE_CENTS).monthly_price_cents == 100_000_000
+    with pytest.raises(ValidationError, match="less than or equal"):
+        Plan(term_months=1, monthly_price_cents=MAX_MONTHLY_PRICE_CENTS + 1)
 
 
 def test_a_free_plan_is_valid():
