@@ -77,7 +77,8 @@ def test_the_same_moment_hashes_alike_whatever_its_timezone_or_naivety():
     "field", ["subject", "role", "action", "target", "outcome", "request_id", "detail", "idempotency_key"]
 )
 def test_changing_any_field_changes_the_hash(field: str):
-    assert chain_hash(GENESIS_HASH, 1, draft()) != chain_hash(GENESIS_HASH, 1, draft().model_copy(update={field: "changed"}))
+    changed = draft().model_copy(update={field: "changed"})
+    assert chain_hash(GENESIS_HASH, 1, draft()) != chain_hash(GENESIS_HASH, 1, changed)
 
 
 def test_an_untouched_chain_verifies():
