@@ -82,4 +82,3 @@ async def release(sessions: async_sessionmaker[AsyncSession], subject: str, key:
         await session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.subject == subject, IdempotencyRecord.key == key)
         )
-
