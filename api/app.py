@@ -3,11 +3,12 @@ the Temporal client on first use (or is handed in), so tests and `uvicorn --fact
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
 from temporalio.client import Client
 
-from api.command_trail import CommandTrail
+from api.command_trail import CommandTrail, document_idempotency
 from api.deps import enforce_route_policy
 from api.errors import register_error_handlers
 from api.routers import (
@@ -66,4 +67,16 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     api.include_router(audit.router)
     api.include_router(codec.router)
     app.include_router(api)
+    _document_idempotency(app)
     return app
+
+
+def _document_idempotency(app: FastAPI) -> None:
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = document_idempotency(build_schema())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -180,10 +181,18 @@ class CommandTrail:
         principal = self._principal(scope)
         subject = principal.subject if principal else route.policy.open_caller or ANONYMOUS
         key = _header(scope, "idempotency-key")
-        claimed = principal is not None and key is not None and 0 < len(key) <= _MAX_IDEMPOTENCY_KEY
         response = _Captured()
         outcome: Outcome | None = None
-        if claimed:
+        if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
+            error = ApiError(
+                HTTPStatus.UNPROCESSABLE_ENTITY,
+                "validation_error",
+                "the request is invalid",
+                [{"field": "header.Idempotency-Key", "message": f"must be 1 to {_MAX_IDEMPOTENCY_KEY} characters"}],
+            )
+            await render(error)(scope, receive, response.collect)
+            outcome, key = Outcome.REFUSED, key[:_MAX_IDEMPOTENCY_KEY]
+        elif principal is not None and key is not None:
             assert principal is not None and key is not None
             now = datetime.now(UTC)
             fingerprint = _fingerprint(scope["method"], scope["path"], body)
@@ -273,7 +282,7 @@ class CommandTrail:
             outcome=outcome or _outcome(response.status),
             occurred_at=datetime.now(UTC),
             request_id=request_id,
-            idempotency_key=key[:_MAX_IDEMPOTENCY_KEY] if key else None,
+            idempotency_key=key,
             status_code=response.status,
             payload_digest=payload_digest(body),
             detail=response.error_code(),
@@ -295,3 +304,25 @@ def _tagged(send: Send, request_id: str) -> Send:
         await send(message)
 
     return send_tagged
+
+
+IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": _MAX_IDEMPOTENCY_KEY},
+    "description": "Sent again with the same body, the command runs once and answers with its first result "
+    "(header `Idempotent-Replayed: true`); with another body it is refused (422 `idempotency_key_reused`).",
+}
+
+
+def document_idempotency(schema: dict[str, Any]) -> dict[str, Any]:
+    """Adds the Idempotency-Key header to every command the policy table names, as this middleware honours it."""
+    for (method, path), route in policy.ROUTE_POLICY.items():
+        operation = schema["paths"].get(path, {}).get(method.lower())
+        if operation is None or not route.is_command or route.permission is None:
+            continue
+        parameters = operation.setdefault("parameters", [])
+        if not any(parameter["name"] == "Idempotency-Key" for parameter in parameters):
+            parameters.append(IDEMPOTENCY_KEY_PARAMETER)
+    return schema

@@ -6,7 +6,7 @@ from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDReusePolicy
@@ -29,16 +29,29 @@ RUN_WAIT_SECONDS = 10.0
 
 
 async def _statements(
-    sessions: async_sessionmaker[AsyncSession], month: str | None = None, isv_id: str | None = None
+    sessions: async_sessionmaker[AsyncSession],
+    month: str | None = None,
+    isv_id: str | None = None,
+    after: str | None = None,
+    limit: int | None = None,
 ) -> list[PayoutStatementView]:
+    """Statements in (month, ISV) order, after the `after` cursor (`yyyy-mm:isv`)."""
     statement = models.PayoutStatement
     query = select(statement).order_by(statement.month, statement.isv_id)
     if month is not None:
         query = query.where(statement.month == month)
     if isv_id is not None:
         query = query.where(statement.isv_id == isv_id)
+    if after is not None:
+        after_month, after_isv = after.split(":", 1)
+        query = query.where(
+            or_(
+                statement.month > after_month,
+                and_(statement.month == after_month, statement.isv_id > after_isv),
+            )
+        )
     async with sessions() as session:
-        rows = (await session.scalars(query)).all()
+        rows = (await session.scalars(query.limit(limit))).all()
     return [PayoutStatementView.model_validate(row, from_attributes=True) for row in rows]
 
 
@@ -51,7 +64,11 @@ async def list_payouts(
         if principal.isv_id is None or (isv_id is not None and isv_id != principal.isv_id):
             return PayoutList(items=[])
         isv_id = principal.isv_id  # an ISV lists its own statements, whatever it asks for
-    return PayoutList(items=await _statements(sessions, filters.month, isv_id))
+    # One more than asked tells whether another page follows.
+    found = await _statements(sessions, filters.month, isv_id, filters.cursor, filters.page_size + 1)
+    page = found[: filters.page_size]
+    next_cursor = f"{page[-1].month}:{page[-1].isv_id}" if len(found) > filters.page_size else None
+    return PayoutList(items=page, next_cursor=next_cursor)
 
 
 @router.post(

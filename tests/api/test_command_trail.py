@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from api.policy import ROUTE_POLICY
 from domain.onboarding.config import StageId
 from tests.api.conftest import PM, Api, assert_error, auth, key_of
 
@@ -259,3 +260,26 @@ async def test_verify_reports_an_intact_chain(api: Api):
     result = (await api.http.get("/api/v1/audit/verify", headers=auth("auditor"))).json()
     assert result["ok"] is True and result["first_broken"] is None and result["checked"] >= 1
     assert len(result["last_hash"]) == 64
+
+
+async def test_an_invalid_idempotency_key_is_refused_and_nothing_runs(api: Api):
+    body = api.request_body()
+    response = await api.http.post(
+        "/api/v1/onboardings", json=body, headers=auth("pm") | {"Idempotency-Key": "k" * 201}
+    )
+    details = assert_error(response, 422, "validation_error")
+    assert details[0]["field"] == "header.Idempotency-Key"
+    onboarding = f"{body['isv']['id']}-{body['app']['id']}"
+    assert_error(
+        await api.http.get(f"/api/v1/onboardings/{onboarding}", headers=auth("pm")), 404, "onboarding_not_found"
+    )
+
+
+async def test_every_command_documents_the_idempotency_key_and_no_read_does(api: Api):
+    schema = (await api.http.get("/openapi.json")).json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            names = [parameter["name"] for parameter in operation.get("parameters", [])]
+            entry = ROUTE_POLICY[(method.upper(), path)]
+            expected = entry.is_command and entry.permission is not None
+            assert ("Idempotency-Key" in names) == expected, (method, path)
