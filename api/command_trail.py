@@ -15,12 +15,13 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
 
+from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import policy
 from api.deps import principal_for
-from api.errors import ApiError, render
+from api.errors import ApiError, invalid_request, render
 from domain.audit import AuditDraft, EntryKind, Outcome, payload_digest
 from domain.roles import Principal
 from settings import Settings
@@ -184,16 +185,11 @@ class CommandTrail:
         response = _Captured()
         outcome: Outcome | None = None
         if key is not None and not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY:
-            error = ApiError(
-                HTTPStatus.UNPROCESSABLE_ENTITY,
-                "validation_error",
-                "the request is invalid",
-                [{"field": "header.Idempotency-Key", "message": f"must be 1 to {_MAX_IDEMPOTENCY_KEY} characters"}],
-            )
+            message = f"must be 1 to {_MAX_IDEMPOTENCY_KEY} characters"
+            error = invalid_request([{"field": "header.Idempotency-Key", "message": message}])
             await render(error)(scope, receive, response.collect)
             outcome, key = Outcome.REFUSED, key[:_MAX_IDEMPOTENCY_KEY]
         elif principal is not None and key is not None:
-            assert principal is not None and key is not None
             now = datetime.now(UTC)
             fingerprint = _fingerprint(scope["method"], scope["path"], body)
             claim = await idempotency.claim(self.sessions, principal.subject, key, fingerprint, now)
@@ -217,10 +213,11 @@ class CommandTrail:
             await render(failed)(scope, receive, response.collect)
 
     def _principal(self, scope: Scope) -> Principal | None:
-        authorization = _header(scope, "authorization")
-        if authorization is None or not authorization.startswith("Bearer "):
+        # Parsed as FastAPI's bearer scheme parses it, so the log names the caller the handler authenticated.
+        scheme, key = get_authorization_scheme_param(_header(scope, "authorization"))
+        if scheme.lower() != "bearer" or not key:
             return None
-        return principal_for(authorization.removeprefix("Bearer ").strip(), self.settings)
+        return principal_for(key, self.settings)
 
     async def _answer_claim(
         self, claim: Claim, scope: Scope, receive: Receive, body: bytes, response: _Captured
