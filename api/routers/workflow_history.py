@@ -4,10 +4,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
-from api import workflow_history as history
+from api import history
 from api.deps import Sessions, TemporalClient, current_principal
 from api.errors import ERROR_RESPONSES
-from api.history_schemas import (
+from api.history.schemas import (
     CSV_COLUMNS,
     RUN_ID_PATTERN,
     WORKFLOW_ID_PATTERN,

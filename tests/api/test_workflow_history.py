@@ -41,8 +41,8 @@ from temporalio.worker import Replayer
 import worker
 from activities.sandbox_gateway import signed_webhook
 from api.app import create_app
-from api.history_schemas import CSV_COLUMNS, TimelineEntry
-from api.workflow_history import RunHistory, build_timeline
+from api.history import RunHistory, build_timeline
+from api.history.schemas import CSV_COLUMNS, TimelineEntry
 from domain.ids import onboarding_workflow_id, partner_workflow_id, subscription_workflow_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from domain.partners.rules import year_end
