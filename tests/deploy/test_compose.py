@@ -103,7 +103,8 @@ def test_worker_runs_the_worker_module_and_api_the_image_default(services: dict[
 def test_secrets_come_from_the_environment_not_from_the_file(services: dict[str, dict[str, Any]]) -> None:
     # Compose fails fast (`:?`) when one is missing, rather than starting with a default secret.
     for name in APP_SERVICES:
-        assert environment(services[name])["API_KEYS"].startswith("${API_KEYS:?")
+        for secret in ("API_KEYS", "PAYLOAD_ENCRYPTION_KEYS", "PAYLOAD_ENCRYPTION_KEY_ID"):
+            assert environment(services[name])[secret].startswith(f"${{{secret}:?"), secret
     assert environment(services["postgres"])["POSTGRES_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
     assert "${POSTGRES_PASSWORD:?" in environment(services["api"])["DATABASE_URL"]
 
