@@ -16,7 +16,8 @@ from sqlalchemy import text
 from domain.ids import onboarding_workflow_id, partner_workflow_id, subscription_workflow_id
 from domain.onboarding.config import StageId
 from domain.partners.rules import year_end
-from store.db import create_engine
+from domain.payouts import payout_workflow_id
+from store.db import create_engine, create_session_factory
 from tests.api.conftest import (
     AM,
     KEYS,
@@ -30,8 +31,12 @@ from tests.api.conftest import (
     eventually,
     sleep_days,
 )
+from tests.workflow.test_payout_workflow import book
 
 OPERATOR = KEYS["operator"]["subject"]
+ADMIN = KEYS["admin"]["subject"]
+# A month no other test pays out: payout workflow ids are per month on the shared test server.
+PAYOUT_MONTH = "2017-06"
 AUDITOR = auth("auditor")
 # The commands that start a process; every other accepted command is a Workflow Update.
 STARTS = {"onboarding.start", "subscription.book", "partner.enrol"}
@@ -254,6 +259,31 @@ async def test_every_system_action_in_the_log_matches_an_activity_in_the_history
     [decision] = scheduled_inputs(partner_timeline, "partner.record_tier_decision")
     [entry] = [e for e in await log(api, target=script.partner) if e["kind"] == "system"]
     assert str(decision["year"]) in entry["event_key"]
+
+
+async def test_a_payout_run_names_the_admin_in_both_records_and_logs_each_transfer_once(api: Api, script: Script):
+    engine = create_engine(api.settings.database_url)
+    await book(create_session_factory(engine), ("isv-nord", PAYOUT_MONTH, 1_000), ("isv-sued", PAYOUT_MONTH, 2_500))
+    await engine.dispose()
+    response = await api.http.post(f"/api/v1/payouts/{PAYOUT_MONTH}/run", headers=auth("admin"))
+    assert response.status_code == 200, response.text
+    workflow_id = payout_workflow_id(PAYOUT_MONTH)
+
+    timeline = await history(api, workflow_id)
+    entries = await log(api, target=workflow_id)
+
+    assert temporal(timeline, "workflow_started")[0]["actor"] == ADMIN
+    transferred = {
+        e["details"]["input"]["isv_id"]
+        for e in temporal(timeline, "activity_scheduled")
+        if e["details"]["activity_type"] == "payouts.transfer"
+    }
+    assert transferred == {"isv-nord", "isv-sued"}
+    assert [(e["subject"], e["action"], e["outcome"]) for e in entries if e["kind"] == "command"] == [
+        (ADMIN, "payout.run", "accepted")
+    ]
+    logged = sorted(e["event_key"] for e in entries if e["action"] == "payout.transferred")
+    assert logged == [f"payout.transferred:{isv}:{PAYOUT_MONTH}" for isv in sorted(transferred)]
 
 
 # --- tamper evidence -------------------------------------------------------------------------------
