@@ -24,6 +24,7 @@ from api.routers import (
     workflow_history,
 )
 from api.temporal import TemporalConnector
+from payload_codec import EncryptionCodec
 from settings import Settings, get_settings
 from store.db import create_engine, create_session_factory
 
@@ -50,6 +51,8 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
     app.state.engine = engine
     app.state.sessions = create_session_factory(engine)
     app.state.temporal = TemporalConnector(settings, temporal_client)
+    # Built once, so a misconfigured key fails at start rather than on an auditor's first decode.
+    app.state.payload_codec = EncryptionCodec.from_settings(settings)
 
     register_error_handlers(app)
     app.add_middleware(CommandTrail, settings=settings, sessions=app.state.sessions)

@@ -9,13 +9,13 @@ import base64
 import binascii
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 from temporalio.api.common.v1 import Payload
 
-from api.deps import AppSettings, CurrentPrincipal
+from api.deps import CurrentPrincipal
 from api.errors import ERROR_RESPONSES, invalid_request
 from payload_codec import EncryptionCodec, PayloadDecryptionError
 from settings import Settings
@@ -65,19 +65,21 @@ class CodecPayloads(BaseModel):
     payloads: list[CodecPayload] = Field(default_factory=list)
 
 
-def _codec(settings: Settings) -> EncryptionCodec:
-    return EncryptionCodec.from_settings(settings)
+def _codec(request: Request) -> EncryptionCodec:
+    codec: EncryptionCodec = request.app.state.payload_codec
+    return codec
+
+
+Codec = Annotated[EncryptionCodec, Depends(_codec)]
 
 
 @router.post("/encode", summary="Encrypt payloads (Temporal codec-server protocol)")
-async def encode(body: CodecPayloads, settings: AppSettings, _: CurrentPrincipal) -> CodecPayloads:
-    codec = _codec(settings)
+async def encode(body: CodecPayloads, codec: Codec, _: CurrentPrincipal) -> CodecPayloads:
     return CodecPayloads(payloads=[CodecPayload.of(codec.encrypt(payload.to_proto())) for payload in body.payloads])
 
 
 @router.post("/decode", summary="Decrypt payloads for the Temporal Web UI and CLI (codec-server protocol)")
-async def decode(body: CodecPayloads, settings: AppSettings, _: CurrentPrincipal) -> CodecPayloads:
-    codec = _codec(settings)
+async def decode(body: CodecPayloads, codec: Codec, _: CurrentPrincipal) -> CodecPayloads:
     decoded: list[CodecPayload] = []
     for index, payload in enumerate(body.payloads):
         try:
