@@ -8,6 +8,7 @@ the last test changes a row behind the database's back, so it runs last.
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pytest_asyncio
@@ -242,7 +243,8 @@ async def test_refused_commands_appear_in_the_history_from_the_audit_log(api: Ap
     refused = [e for e in timeline["events"] if e["source"] == "audit_log"]
     assert [(e["actor"], e["details"]["request_id"]) for e in refused] == [(PM, script.refused_request_id)]
     assert "criteria_unmet" in refused[0]["summary"]
-    times = [e["time"] for e in timeline["events"]]
+    # Parsed, not compared as text: "…:21Z" and "…:21.004Z" sort wrongly as strings.
+    times = [datetime.fromisoformat(e["time"]) for e in timeline["events"]]
     assert times == sorted(times)
 
 
