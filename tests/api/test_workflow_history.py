@@ -107,7 +107,7 @@ async def test_an_onboarding_history_names_the_partner_manager_and_the_arguments
     assert (timeline["workflow_id"], timeline["workflow_type"]) == (workflow_id, "OnboardingWorkflow")
     [run] = timeline["runs"]
     assert (run["status"], run["continued_from_run_id"]) == ("completed", None)
-    assert run["started_at"] < run["closed_at"]
+    assert datetime.fromisoformat(run["started_at"]) < datetime.fromisoformat(run["closed_at"])
     started = timeline["events"][0]
     assert (started["type"], started["actor"], started["source"]) == ("workflow_started", PM, "temporal")
     assert started["summary"].startswith(f"OnboardingWorkflow started by {PM}")
@@ -334,7 +334,7 @@ async def test_a_partner_year_shows_the_contracts_and_the_tier_decision_the_year
         for entry in of_type(timeline, "timer_fired")
         if "activity partner.record_tier_decision" in [item["name"] for item in entry["details"]["triggered"]]
     )
-    assert year_end_timer["time"] <= decision["time"]
+    assert datetime.fromisoformat(year_end_timer["time"]) <= datetime.fromisoformat(decision["time"])
     assert "workflow continued as new" in [item["name"] for item in year_end_timer["details"]["triggered"]]
     assert [run["status"] for run in timeline["runs"]] == ["continued_as_new", "running"]
 
