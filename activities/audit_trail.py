@@ -13,14 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.audit import SYSTEM_ROLE, SYSTEM_SUBJECT, AuditDraft, EntryKind, Outcome, SystemAction
 from store import audit
+from store.db import as_utc
 
 DETAIL_LIMIT = 500  # audit_log.detail is VARCHAR(500)
 
 
 def key_time(moment: datetime) -> str:
     """A moment as it appears in event keys: UTC to the microsecond (naive datetimes from the store are UTC)."""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    return as_utc(moment).astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
 async def record_system_action(

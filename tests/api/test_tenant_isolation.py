@@ -15,7 +15,6 @@ names a partner that no other module enrols.
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,14 +22,10 @@ import pytest
 import pytest_asyncio
 from temporalio.testing import WorkflowEnvironment
 
-from api.app import create_app
 from domain.ids import partner_workflow_id
-from store import models
-from store.db import create_engine, create_session_factory
 from tests.api.conftest import (
     ISV_A,
     ISV_B,
-    KEYS,
     METHODS,
     RUN,
     Api,
@@ -40,12 +35,10 @@ from tests.api.conftest import (
     booking,
     enrolling,
     eventually,
-    key_of,
-    migrated_database,
     new_partner_id,
+    seed_sold_subscription,
+    serving,
 )
-from tests.conftest import test_settings
-from worker import create_worker
 
 # The channel partner of this module's "partner_x" key, and another channel partner.
 PARTNER_X = f"iso-x-{RUN}"
@@ -55,18 +48,8 @@ SCOPED_KEYS = {"partner_x": {"subject": "partner-x", "roles": ["channel_partner"
 
 @pytest_asyncio.fixture(scope="module")
 async def iso_api(dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
-    directory: Path = tmp_path_factory.mktemp("isolation")
-    grants = {key_of(role): grant for role, grant in (KEYS | SCOPED_KEYS).items()}
-    settings = test_settings(await migrated_database(directory), api_keys=grants, export_dir=directory / "exports")
-    app = create_app(settings, temporal_client=dev_server_env.client)
-    async with (
-        app.router.lifespan_context(app),
-        create_worker(dev_server_env.client, settings),
-        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
-    ):
-        api = Api(http, dev_server_env, settings)
+    async with serving(dev_server_env, tmp_path_factory.mktemp("isolation"), SCOPED_KEYS) as api:
         yield api
-        await api.terminate_running()
 
 
 @pytest_asyncio.fixture
@@ -173,38 +156,13 @@ async def test_a_channel_partner_gets_the_missing_answer_for_another_partners_qu
 # --- usage reports: an ISV's only call on a partner ---------------------------------------------
 
 
-async def seed_sold_subscription(api: Api, partner: str, isv_id: str) -> str:
-    """The store's record of a subscription the partner sold for an app of `isv_id`, as the subscription's activity
-    writes it: all a usage report is checked against."""
-    subscription = missing_subscription()
-    now = datetime.now(UTC)
-    engine = create_engine(api.settings.database_url)
-    async with create_session_factory(engine).begin() as session:
-        session.add(
-            models.Subscription(
-                subscription_id=subscription,
-                customer_id=subscription.split("-crm-")[0],
-                customer_name="Beispiel GmbH",
-                app_id="crm",
-                isv_id=isv_id,
-                channel_partner_id=partner,
-                status="active",
-                term_months=12,
-                booked_at=now,
-                updated_at=now,
-            )
-        )
-    await engine.dispose()
-    return subscription
-
-
 async def usage(partners: Partners, partner: str, body: dict[str, Any], as_role: str = "isv_a") -> httpx.Response:
     return await partners.post(partner, "usage-reports", body, as_role=as_role)
 
 
 async def test_an_isv_reporting_usage_of_another_isvs_subscription_gets_the_missing_answer(iso_partners: Partners):
     partner = (await iso_partners.enrol())["id"]
-    theirs = await seed_sold_subscription(iso_partners.api, partner, ISV_B)
+    theirs = await seed_sold_subscription(iso_partners.api, partner, ISV_B, missing_subscription(), datetime.now(UTC))
     missing = missing_subscription()
 
     assert_same_not_found(
@@ -222,7 +180,9 @@ async def test_usage_reports_do_not_tell_an_isv_which_partners_exist(iso_partner
     ended = (await iso_partners.enrol())["id"]
     await iso_partners.api.env.client.get_workflow_handle(partner_workflow_id(ended)).terminate("partnership ended")
     unknown = new_partner_id()
-    own = await seed_sold_subscription(iso_partners.api, new_partner_id(), ISV_A)  # sold by yet another partner
+    own = await seed_sold_subscription(
+        iso_partners.api, new_partner_id(), ISV_A, missing_subscription(), datetime.now(UTC)
+    )  # sold by yet another partner
 
     for body in ({"usage_share": 0.5, "subscription_id": own}, {"usage_share": 0.5}):
         answers = [await usage(iso_partners, partner, body) for partner in (enrolled, ended, unknown)]
