@@ -7,9 +7,11 @@ answered in the same shape.
 
 import base64
 import binascii
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -17,13 +19,30 @@ from temporalio.api.common.v1 import Payload
 
 from api.deps import CurrentPrincipal
 from api.errors import ERROR_RESPONSES, invalid_request
+from api.json_limits import nesting_too_deep, too_deep
 from payload_codec import EncryptionCodec, PayloadDecryptionError
 from settings import Settings
 
 PREFIX = "/codec"
 PATH = f"/api/v1{PREFIX}"  # where api.app mounts this router; CORS is opened for this path only
 
-router = APIRouter(prefix=PREFIX, tags=["audit"], responses=ERROR_RESPONSES)
+
+class _DepthCheckedRoute(APIRoute):
+    """Refuses a body nested too deep before FastAPI parses it: the parser's RecursionError would become FastAPI's
+    400 "error parsing the body", not a 422. The codec takes bodies of up to 8 MiB, so it checks for itself."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def checked(request: Request) -> Response:
+            if nesting_too_deep(await request.body()):  # the body is cached: FastAPI reads it again for free
+                raise too_deep()
+            return await handle(request)
+
+        return checked
+
+
+router = APIRouter(prefix=PREFIX, tags=["audit"], responses=ERROR_RESPONSES, route_class=_DepthCheckedRoute)
 
 
 def _from_base64(text: str) -> bytes:

@@ -6,12 +6,18 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
 from api.app import create_app
+from api.deps import current_principal
+from api.errors import register_error_handlers
+from api.json_limits import MAX_JSON_DEPTH
 from api.routers.codec import install_cors
+from api.routers.codec import router as codec_router
 from domain.payments import DirectDebit
+from domain.roles import Principal
 from payload_codec import ENCODING, KEY_ID, EncryptionCodec
 from settings import Settings
 from tests.api.conftest import api_settings, assert_error, auth
@@ -130,6 +136,39 @@ async def test_garbage_is_refused_with_422_in_the_error_shape(content: bytes, ht
 
     details = assert_error(response, 422, "validation_error")
     assert details and all({"field", "message"} <= set(detail) for detail in details)
+
+
+def nested_payloads(depth: int) -> bytes:
+    return b'{"payloads": [' + b"[" * depth + b"]" * depth + b"]}"
+
+
+async def test_a_body_nested_a_thousand_deep_is_refused_with_422_in_the_error_shape(http: httpx.AsyncClient):
+    response = await http.post(
+        DECODE, content=nested_payloads(1000), headers=auth("auditor") | {"Content-Type": "application/json"}
+    )
+
+    [detail] = assert_error(response, 422, "validation_error")
+    assert detail["field"] == "body"
+
+
+async def test_the_codec_route_refuses_a_too_deep_body_by_itself(settings: Settings):
+    # Without the app's middleware: the router's own check must answer, before FastAPI's parser recurses.
+    app = FastAPI()
+    register_error_handlers(app)
+    app.include_router(codec_router, prefix="/api/v1")
+    app.state.payload_codec = EncryptionCodec.from_settings(settings)
+    app.dependency_overrides[current_principal] = lambda: Principal(subject="auditor-aurel", roles=["auditor"])
+    json_headers = {"Content-Type": "application/json"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+        too_deep = await client.post(DECODE, content=nested_payloads(MAX_JSON_DEPTH), headers=json_headers)
+        at_the_limit = await client.post(DECODE, content=nested_payloads(MAX_JSON_DEPTH - 2), headers=json_headers)
+        plain = await client.post(DECODE, json={"payloads": [{"data": "ImhlbGxvIg=="}]})
+
+    [detail] = assert_error(too_deep, 422, "validation_error")
+    assert detail == {"field": "body", "message": f"JSON may nest at most {MAX_JSON_DEPTH} levels deep"}
+    # Deep enough to pass the check, but not payloads: pydantic's answer, not the depth check's.
+    assert [detail["field"] for detail in assert_error(at_the_limit, 422, "validation_error")] == ["body.payloads.0"]
+    assert plain.json() == {"payloads": [{"metadata": {}, "data": "ImhlbGxvIg=="}]}
 
 
 async def test_a_payload_that_cannot_be_decrypted_is_refused_with_422(settings: Settings, http: httpx.AsyncClient):

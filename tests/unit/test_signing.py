@@ -52,3 +52,29 @@ def test_a_missing_header_is_refused(header: str | None) -> None:
 def test_a_malformed_header_is_refused(header: str) -> None:
     with pytest.raises(SignatureError, match="malformed"):
         verify(SECRET, header, BODY, now=NOW)
+
+
+HEX = sign(SECRET, NOW, BODY).split("v1=")[1]
+
+
+def _with_signature(signature: str, timestamp: str = str(NOW)) -> str:
+    return f"t={timestamp},v1={signature}"
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        _with_signature("éé"),  # latin-1 bytes of a header, decoded: compare_digest raises TypeError on these
+        _with_signature("é" * 64),
+        _with_signature("z" * 64),  # not hex
+        _with_signature(HEX.upper()),  # not as `sign` writes it
+        _with_signature("ab" * 31),  # too short for SHA-256
+        _with_signature(HEX, timestamp="١٧٦٧٢٢٥٦٠٠"),  # non-ASCII digits
+        _with_signature(HEX, timestamp=f" {NOW}"),
+        _with_signature(HEX, timestamp="9" * 5000),
+    ],
+    ids=["latin-1", "non-ascii-64", "not-hex", "upper-case", "short", "arabic-digits", "space", "huge-timestamp"],
+)
+def test_a_header_with_a_non_ascii_or_non_hex_part_is_refused_as_malformed(header: str) -> None:
+    with pytest.raises(SignatureError, match="malformed"):
+        verify(SECRET, header, BODY, now=NOW)
