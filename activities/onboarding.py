@@ -2,6 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import names
 from domain.onboarding.model import AppPublication, OnboardingNotice, OnboardingStarted, OnboardingStep
@@ -62,13 +63,21 @@ class OnboardingActivities:
 
     @activity.defn(name=names.PUBLISH_APP)
     async def publish_app(self, publication: AppPublication) -> None:
-        """Puts the app into the catalogue with its plans; publishing twice leaves one listing."""
+        """Puts the app into the catalogue with its plans; publishing twice leaves one listing, and a listing never
+        changes its ISV (app ids are global: another ISV's go-live must not take it over)."""
         async with self._sessions.begin() as session:
             app = await session.get(models.App, publication.app.id)
             if app is None:
-                app = models.App(id=publication.app.id, published_at=publication.at)
+                app = models.App(id=publication.app.id, isv_id=publication.isv.id, published_at=publication.at)
                 session.add(app)
-            app.isv_id = publication.isv.id
+            elif app.isv_id != publication.isv.id:
+                # No retry can make the id free again.
+                raise ApplicationError(
+                    f"app id {app.id} is listed for another ISV",
+                    {"app_id": app.id},
+                    type="app_id_taken",
+                    non_retryable=True,
+                )
             app.name = publication.app.name
             app.category = publication.app.category.value
             app.revenue_share_percent = publication.terms.revenue_share_percent

@@ -1,5 +1,6 @@
 """What the API refuses, and how: 409 with the rule's reason, 404 for unknown ids, 422 for invalid input."""
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,6 +104,37 @@ async def test_starting_with_an_app_id_another_isv_has_in_the_catalogue_is_refus
     response = await api.http.post("/api/v1/onboardings", json=api.request_body(app=app_id), headers=auth("pm"))
 
     assert assert_error(response, 409, "app_id_taken") == {"app_id": app_id}
+
+
+async def test_an_app_id_belongs_to_the_isv_whose_onboarding_started_first(api: Api):
+    first = await api.start(isv=ISV_A)
+    app_id = first["app"]["id"]
+
+    second = await api.http.post(
+        "/api/v1/onboardings", json=api.request_body(isv=ISV_B, app=app_id), headers=auth("pm")
+    )
+
+    assert assert_error(second, 409, "app_id_taken") == {"app_id": app_id}
+    # The first ISV's onboarding goes on to go-live, and the listing is its own.
+    await api.walk_to(first["id"], StageId.GO_LIVE)
+    assert (await api.pass_stage(first["id"], StageId.GO_LIVE))["status"] == "live"
+    listing = await api.http.get(f"/api/v1/apps/{app_id}", headers=auth("pm"))
+    assert listing.json()["isv_id"] == ISV_A
+
+
+async def test_of_isvs_starting_onboardings_of_one_app_id_at_once_exactly_one_starts(api: Api):
+    app_id, _ = new_onboarding_id()
+    bodies = [api.request_body(isv=f"racer{n}-{ISV_A}", app=app_id) for n in range(8)]
+
+    responses = await asyncio.gather(
+        *(api.http.post("/api/v1/onboardings", json=body, headers=auth("pm")) for body in bodies)
+    )
+
+    started = [response.json()["id"] for response in responses if response.status_code == 201]
+    api.started += started
+    assert len(started) == 1, [response.text for response in responses]
+    refused = [response for response in responses if response.status_code != 201]
+    assert [assert_error(response, 409, "app_id_taken") for response in refused] == [{"app_id": app_id}] * 7
 
 
 async def _wait_until_closed(api: Api, onboarding: str) -> None:

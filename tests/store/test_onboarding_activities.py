@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.elements import ColumnElement
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.onboarding import OnboardingActivities
@@ -127,3 +128,30 @@ async def test_republishing_an_app_updates_its_listing_instead_of_adding_one(
     assert (apps[0].name, apps[0].revenue_share_percent) == ("CRM Pro 2", 25.5)
     # The 1-month plan is gone, the others carry the new prices: the plans are replaced, not appended to.
     assert [(plan.term_months, plan.monthly_price_cents) for plan in apps[0].plans] == [(12, 1_690), (24, 1_490)]
+
+
+async def test_publishing_an_app_id_listed_for_another_isv_is_refused_and_keeps_the_owner(
+    activities: OnboardingActivities, migrated_database: AsyncEngine
+) -> None:
+    await ActivityEnvironment().run(activities.register_isv, STARTED)
+    await ActivityEnvironment().run(activities.publish_app, publication(APP, revenue_share_percent=20, prices={1: 990}))
+    evil = IsvProfile(id="evil", name="Evil Corp", contact_email="partners@evil.example")
+    await ActivityEnvironment().run(
+        activities.register_isv, OnboardingStarted(onboarding_id=f"evil-{APP.id}", isv=evil, at=AT)
+    )
+    takeover = publication(APP.model_copy(update={"name": "Evil CRM"}), revenue_share_percent=90, prices={1: 1})
+    takeover = takeover.model_copy(update={"isv": evil, "onboarding_id": f"evil-{APP.id}"})
+
+    with pytest.raises(ApplicationError) as refused:
+        await ActivityEnvironment().run(activities.publish_app, takeover)
+
+    # Not retryable: no retry makes the id free, so Temporal must not keep trying.
+    assert (refused.value.type, refused.value.non_retryable, refused.value.details) == (
+        "app_id_taken",
+        True,
+        ({"app_id": APP.id},),
+    )
+    async with create_session_factory(migrated_database)() as session:
+        [app] = (await session.scalars(select(models.App))).all()
+    assert (app.isv_id, app.name, app.onboarding_id, app.revenue_share_percent) == (ISV.id, APP.name, ONBOARDING_ID, 20)
+    assert [(plan.term_months, plan.monthly_price_cents) for plan in app.plans] == [(1, 990)]
