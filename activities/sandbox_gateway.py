@@ -1,11 +1,11 @@
 """The embedded payment provider sandbox, the default PaymentGateway.
 
 Like a real provider's sandbox it decides by documented test values (docs/payments-sandbox.md), answers a
-repeated idempotency key with its first result, and reports outcomes as signed webhooks.
+repeated idempotency key with its first result, and reports outcomes as signed webhooks, resent until taken
+(activities/webhook_outbox.py).
 """
 
 import json
-import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -17,18 +17,17 @@ import httpx
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.webhook_outbox import RESEND_BACKOFF, WebhookOutbox
+from domain.delivery import Backoff
 from domain.payments import DirectDebit, TokenizedMethod, normalize_iban
 from domain.payouts import TransferRequest, TransferResult, TransferStatus
 from domain.signing import SIGNATURE_HEADER, sign
 from domain.subscription.model import ChargeRequest, ChargeResult, ChargeStatus, PaymentEvent, PaymentEventType
 from store import models
-from store.db import insert_once
 
-log = logging.getLogger(__name__)
-
-WEBHOOK_TIMEOUT_SECONDS = 5.0
 TRANSFER_METHOD = "transfer"  # payments.method_type of payouts
 
 
@@ -74,11 +73,15 @@ def charge_outcome(request: ChargeRequest) -> Outcome:
             return TELEKOM_OUTCOMES.get(number, SUCCEEDED) if number else NO_TELEKOM_NUMBER
 
 
+def webhook_body(event: BaseModel | Mapping[str, Any]) -> bytes:
+    return json.dumps(to_jsonable_python(event), separators=(",", ":")).encode()
+
+
 def signed_webhook(
     secret: str, event: BaseModel | Mapping[str, Any], timestamp: int | None = None
 ) -> tuple[bytes, dict[str, str]]:
     """The body and headers of a webhook signed as the sandbox signs them (for tests and operators, too)."""
-    body = json.dumps(to_jsonable_python(event), separators=(",", ":")).encode()
+    body = webhook_body(event)
     stamp = int(time.time()) if timestamp is None else timestamp
     return body, {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, stamp, body)}
 
@@ -100,7 +103,8 @@ def webhook_event(request: ChargeRequest, result: ChargeResult, occurred_at: dat
 
 
 class SandboxGateway:
-    """Records every attempt in `payments` under its unique idempotency key; posts webhooks when a URL is set."""
+    """Records every attempt in `payments` under its unique idempotency key; when a URL is set, records each new
+    charge's webhook in the outbox with it and posts it at once; `outbox.resend_due` (a job of the worker) resends."""
 
     def __init__(
         self,
@@ -109,11 +113,11 @@ class SandboxGateway:
         webhook_secret: str,
         webhook_url: str | None = None,
         http: httpx.AsyncClient | None = None,
+        resend_backoff: Backoff = RESEND_BACKOFF,
     ) -> None:
         self._sessions = sessions
-        self._webhook_secret = webhook_secret
         self._webhook_url = webhook_url
-        self._http = http
+        self.outbox = WebhookOutbox(sessions, secret=webhook_secret, http=http, backoff=resend_backoff)
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         outcome = charge_outcome(request)
@@ -128,14 +132,20 @@ class SandboxGateway:
             failure_reason=outcome.reason,
             created_at=datetime.now(UTC),
         )
-        payment, first = await self._record(attempt)
-        result = ChargeResult(
+        webhook = None
+        if self._webhook_url:
+            # Recorded with the attempt, in its transaction: a charge is never kept without the webhook reporting it.
+            reported = ChargeResult(payment_id=attempt.payment_id, status=outcome.status, failure_reason=outcome.reason)
+            event = webhook_event(request, reported, attempt.created_at)
+            webhook = self.outbox.entry(event["event_id"], self._webhook_url, webhook_body(event), attempt.created_at)
+        payment, first = await self._record(attempt, webhook)
+        # Only the first answer is reported: a repeated key is the same payment, not a new event (its webhook row
+        # went with the attempt that lost the race for the key).
+        if first and webhook is not None:
+            await self.outbox.send(webhook, attempt=1)
+        return ChargeResult(
             payment_id=payment.payment_id, status=ChargeStatus(payment.status), failure_reason=payment.failure_reason
         )
-        # Only the first answer is reported: a repeated key is the same payment, not a new event.
-        if first and self._webhook_url:
-            await self._emit(self._webhook_url, webhook_event(request, result, payment.created_at))
-        return result
 
     async def transfer(self, request: TransferRequest) -> TransferResult:
         outcome = TRANSFER_OUTCOMES.get(request.isv_id, SUCCEEDED)
@@ -155,10 +165,19 @@ class SandboxGateway:
             transfer_id=payment.payment_id, status=TransferStatus(payment.status), failure_reason=payment.failure_reason
         )
 
-    async def _record(self, attempt: models.Payment) -> tuple[models.Payment, bool]:
-        """The attempt first recorded under this idempotency key, and whether it is this one."""
-        if await insert_once(self._sessions, attempt):
+    async def _record(
+        self, attempt: models.Payment, webhook: models.OutgoingWebhook | None = None
+    ) -> tuple[models.Payment, bool]:
+        """The attempt first recorded under this idempotency key, and whether it is this one; `webhook` is recorded
+        with it, or not at all."""
+        try:
+            async with self._sessions.begin() as session:
+                session.add(attempt)
+                if webhook is not None:
+                    session.add(webhook)
             return attempt, True
+        except IntegrityError:  # the key is taken (checked below): a repeat, or a concurrent first attempt
+            pass
         async with self._sessions() as session:
             first = await session.scalar(
                 select(models.Payment).where(models.Payment.idempotency_key == attempt.idempotency_key)
@@ -166,15 +185,3 @@ class SandboxGateway:
         if first is None:  # the conflict was not on the key: a real error, not a repeat
             raise RuntimeError(f"payment attempt {attempt.idempotency_key} could not be recorded")
         return first, False
-
-    async def _emit(self, url: str, event: dict[str, Any]) -> None:
-        body, headers = signed_webhook(self._webhook_secret, event)
-        try:
-            if self._http is not None:
-                response = await self._http.post(url, content=body, headers=headers)
-            else:
-                async with httpx.AsyncClient(timeout=WEBHOOK_TIMEOUT_SECONDS) as http:
-                    response = await http.post(url, content=body, headers=headers)
-            response.raise_for_status()
-        except Exception as error:  # best effort: a receiver that is down or refuses never undoes the charge
-            log.warning("payment webhook %s to %s failed: %s", event["event_id"], url, error)

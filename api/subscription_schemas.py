@@ -121,3 +121,10 @@ class PaymentWebhook(PaymentEvent):
 class WebhookAccepted(BaseModel):
     status: Literal["accepted"] = "accepted"
     event_id: str
+
+
+class WebhookDuplicate(BaseModel):
+    """The answer to an event received before: it was stored then, and nothing new is done."""
+
+    event_id: str
+    duplicate: Literal[True] = True

@@ -1,22 +1,28 @@
 """Payment webhooks: the provider authenticates by an HMAC signature over the raw body, not by an API key."""
 
 import time
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api import subscription_service as service
-from api.deps import AppSettings, Sessions, TemporalClient
+from api.command_trail import request_id_of
+from api.deps import AppSettings, Sessions
 from api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, invalid_request, validation_details
-from api.subscription_schemas import PaymentWebhook, WebhookAccepted
+from api.payment_relay import PaymentRelay
+from api.subscription_schemas import PaymentWebhook, WebhookAccepted, WebhookDuplicate
+from api.temporal import TemporalConnector
 from domain.signing import SIGNATURE_HEADER, SignatureError, verify
 
 router = APIRouter(prefix="/payments", tags=["payments"])
 
 # No 401 or 403: the signature is the authentication.
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"model": WebhookDuplicate, "description": "The event was received before (a resend): nothing new is done"},
     400: {"model": ErrorResponse, "description": "Missing, wrong or stale signature"},
     **{status: answer for status, answer in ERROR_RESPONSES.items() if status in (404, 409, 413, 422, 503)},
 }
@@ -55,17 +61,36 @@ _OPENAPI_EXTRA: dict[str, Any] = {
 }
 
 
-async def _signed_event(request: Request, settings: AppSettings) -> PaymentWebhook:
-    """The verified, parsed event. A dependency, so it runs before the Temporal client is even connected."""
+@dataclass(frozen=True)
+class _SignedEvent:
+    event: PaymentWebhook
+    payload: str  # the body as verified, kept as received (with any fields the event model ignores)
+
+
+async def _signed_event(request: Request, settings: AppSettings) -> _SignedEvent:
+    """The verified, parsed event. A dependency, so it runs before anything is stored or Temporal is connected."""
     body = await request.body()  # the signature covers the bytes as sent, so verify before parsing
     try:
         verify(settings.payment_webhook_secret, request.headers.get(SIGNATURE_HEADER), body, int(time.time()))
     except SignatureError as error:
         raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_signature", str(error)) from error
     try:
-        return PaymentWebhook.model_validate_json(body)
+        event = PaymentWebhook.model_validate_json(body)
     except ValidationError as error:
         raise invalid_request(validation_details(_in_body(error))) from error
+    # Parsed as JSON, so it is UTF-8 (the JSON parser refuses anything else).
+    return _SignedEvent(event, body.decode())
+
+
+def _temporal(request: Request) -> TemporalConnector:
+    # The connector, not a client: the event is stored and accepted even when Temporal cannot be reached.
+    connector: TemporalConnector = request.app.state.temporal
+    return connector
+
+
+def _relay(request: Request) -> PaymentRelay:
+    relay: PaymentRelay = request.app.state.payment_relay
+    return relay
 
 
 def _in_body(error: ValidationError) -> list[Any]:
@@ -76,14 +101,28 @@ def _in_body(error: ValidationError) -> list[Any]:
 @router.post(
     "/webhook",
     status_code=HTTPStatus.ACCEPTED,
+    response_model=WebhookAccepted,
     responses=_RESPONSES,
     openapi_extra=_OPENAPI_EXTRA,
-    description=f"Signed by the provider in `{SIGNATURE_HEADER}` (docs/payments-sandbox.md); needs no API key.",
+    description=(
+        f"Signed by the provider in `{SIGNATURE_HEADER}` (docs/payments-sandbox.md); needs no API key. The event is "
+        "stored before it is answered: 202 once stored (delivered to the subscription now or by the relay later), 200 "
+        "for an event received before; 404 or 409 for an event that can never be delivered, now and when resent."
+    ),
 )
 async def payment_webhook(
-    event: Annotated[PaymentWebhook, Depends(_signed_event)],
+    signed: Annotated[_SignedEvent, Depends(_signed_event)],
+    request: Request,
     sessions: Sessions,
-    client: TemporalClient,
-) -> WebhookAccepted:
-    await service.receive_payment(client, sessions, event)
+    temporal: Annotated[TemporalConnector, Depends(_temporal)],
+    relay: Annotated[PaymentRelay, Depends(_relay)],
+) -> WebhookAccepted | JSONResponse:
+    event = signed.event
+    receipt = await service.receive_payment(
+        temporal, sessions, event, signed.payload, request_id_of(request.scope), relay.policy
+    )
+    if receipt == service.Receipt.DUPLICATE:
+        # A 2xx, so a provider that resends until it gets one (Standard Webhooks) stops.
+        duplicate = WebhookDuplicate(event_id=event.event_id)
+        return JSONResponse(duplicate.model_dump(mode="json"), status_code=HTTPStatus.OK)
     return WebhookAccepted(event_id=event.event_id)

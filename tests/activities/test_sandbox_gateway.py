@@ -1,22 +1,34 @@
 """The payment sandbox decides by the test values docs/payments-sandbox.md documents, charges once per
-idempotency key, and reports outcomes as signed webhooks to a real receiver on loopback."""
+idempotency key, and reports outcomes as signed webhooks to a real receiver on loopback, resent until taken."""
 
+import asyncio
+import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from activities.sandbox_gateway import SandboxGateway, signed_webhook
+from activities.webhook_outbox import RESEND_BACKOFF
+from background import PeriodicJob, running
+from domain.delivery import Backoff
 from domain.payouts import TransferRequest
 from domain.signing import SIGNATURE_HEADER, SignatureError, verify
 from domain.subscription.model import ChargeStatus
 from store import models
+from store.db import create_engine, create_session_factory
 from tests.activities.builders import charge_request
 from tests.activities.loopback import LoopbackServer, closed_port_url
+from tests.conftest import test_settings
 from tests.store.test_onboarding_activities import count
+from worker import create_worker
 
 DOC = Path(__file__).parents[2] / "docs" / "payments-sandbox.md"
 SECRET = "whsec-test"
@@ -67,8 +79,43 @@ def transfer_request(isv_id: str, key: str | None = None) -> TransferRequest:
     )
 
 
-def gateway(sessions: async_sessionmaker[AsyncSession], webhook_url: str | None = None) -> SandboxGateway:
-    return SandboxGateway(sessions, webhook_secret=SECRET, webhook_url=webhook_url)
+def gateway(
+    sessions: async_sessionmaker[AsyncSession], webhook_url: str | None = None, resend_backoff: Backoff = RESEND_BACKOFF
+) -> SandboxGateway:
+    return SandboxGateway(sessions, webhook_secret=SECRET, webhook_url=webhook_url, resend_backoff=resend_backoff)
+
+
+# Milliseconds instead of seconds, so resends happen within a test.
+QUICK = Backoff(first=timedelta(milliseconds=20), cap=timedelta(milliseconds=80), max_attempts=5)
+
+
+async def outbox(sessions: async_sessionmaker[AsyncSession]) -> list[models.OutgoingWebhook]:
+    async with sessions() as session:
+        return list((await session.scalars(select(models.OutgoingWebhook).order_by(models.OutgoingWebhook.id))).all())
+
+
+async def resending_until(
+    sandbox: SandboxGateway,
+    sessions: async_sessionmaker[AsyncSession],
+    settled: Callable[[list[models.OutgoingWebhook]], bool],
+    seconds: float = 5,
+) -> list[models.OutgoingWebhook]:
+    """Runs the resend job (as the worker does) until the outbox is `settled`, then a while longer."""
+    async with running([PeriodicJob("resends", 0.01, sandbox.outbox.resend_due)]):
+        for _ in range(int(seconds / 0.02)):
+            if settled(await outbox(sessions)):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.3)  # time for resends that should not happen
+    return await outbox(sessions)
+
+
+def delivered(rows: list[models.OutgoingWebhook]) -> bool:
+    return all(row.state == "delivered" for row in rows)
+
+
+def given_up(rows: list[models.OutgoingWebhook]) -> bool:
+    return all(row.state == "undeliverable" for row in rows)
 
 
 async def test_every_documented_test_value_gives_its_documented_answer_and_webhook(
@@ -134,6 +181,7 @@ async def test_a_repeated_idempotency_key_answers_the_first_result_and_records_o
     assert payout_again == payout
     assert await count(migrated_database, models.Payment) == 2
     assert len(receiver.requests) == 1  # the repeat is no new event
+    assert await count(migrated_database, models.OutgoingWebhook) == 1
 
 
 async def test_webhooks_carry_a_signature_that_verify_accepts(sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -169,6 +217,121 @@ async def test_a_webhook_receiver_that_is_down_does_not_fail_the_charge(
     result = await gateway(sessions, closed_port_url()).charge(charge_request("paypal", "tok_success"))
 
     assert result.status == ChargeStatus.SUCCEEDED
+    [waiting] = await outbox(sessions)  # kept, to be resent
+    assert (waiting.state, waiting.attempts, waiting.last_status) == ("pending", 1, None)
+    assert waiting.last_error is not None and "ConnectError" in waiting.last_error
+
+
+async def test_the_webhook_is_recorded_with_the_charge_it_reports(sessions: async_sessionmaker[AsyncSession]) -> None:
+    async with LoopbackServer() as receiver:
+        result = await gateway(sessions, receiver.url).charge(charge_request("credit_card", "tok_declined"))
+
+    [webhook] = await outbox(sessions)
+    [sent] = receiver.requests
+    assert (webhook.url, webhook.body.encode()) == (receiver.url, sent.body)
+    assert (webhook.event_id, sent.json()["payment_id"]) == (sent.json()["event_id"], result.payment_id)
+    assert (webhook.state, webhook.attempts, webhook.last_status, webhook.next_attempt_at) == (
+        "delivered",
+        1,
+        200,
+        None,
+    )
+
+
+@pytest.mark.parametrize("failures", [[500, 500], [408, 429], [503, 302]])
+async def test_a_webhook_not_taken_is_resent_with_backoff_until_a_2xx_and_then_no_more(
+    sessions: async_sessionmaker[AsyncSession], failures: list[int]
+) -> None:
+    async with LoopbackServer(statuses=[*failures, 202]) as receiver:
+        sandbox = gateway(sessions, receiver.url, QUICK)
+        await sandbox.charge(charge_request("credit_card", "tok_success"))
+        [webhook] = await resending_until(sandbox, sessions, delivered)
+
+    assert len(receiver.requests) == 3
+    assert {request.body for request in receiver.requests} == {webhook.body.encode()}  # the same event each time
+    for request in receiver.requests:  # each attempt signed anew
+        verify(SECRET, request.headers[SIGNATURE_HEADER.lower()], request.body, now=int(time.time()))
+    assert (webhook.state, webhook.attempts, webhook.last_status, webhook.next_attempt_at) == (
+        "delivered",
+        3,
+        202,
+        None,
+    )
+    assert webhook.last_error == f"answered {failures[-1]}"  # what the last failed attempt got
+
+
+@pytest.mark.parametrize("status", [400, 404, 409, 422])
+async def test_a_webhook_refused_with_a_final_4xx_is_not_resent(
+    sessions: async_sessionmaker[AsyncSession], status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with LoopbackServer(statuses=[status]) as receiver:
+        sandbox = gateway(sessions, receiver.url, QUICK)
+        with caplog.at_level(logging.WARNING, logger="activities.webhook_outbox"):
+            await sandbox.charge(charge_request("credit_card", "tok_success"))
+            [webhook] = await resending_until(sandbox, sessions, given_up)
+
+    assert len(receiver.requests) == 1
+    assert (webhook.state, webhook.attempts, webhook.last_status, webhook.next_attempt_at) == (
+        "undeliverable",
+        1,
+        status,
+        None,
+    )
+    assert [record.getMessage() for record in caplog.records] == [
+        f"payment webhook {webhook.event_id} refused by {receiver.url} (answered {status}); not resent"
+    ]
+
+
+async def test_resending_gives_up_after_the_last_attempt_and_logs_it_once(
+    sessions: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    url = closed_port_url()
+    sandbox = gateway(sessions, url, QUICK)
+    with caplog.at_level(logging.WARNING, logger="activities.webhook_outbox"):
+        await sandbox.charge(charge_request("credit_card", "tok_success"))
+        [webhook] = await resending_until(sandbox, sessions, given_up)
+
+    assert (webhook.state, webhook.attempts, webhook.delivered_at, webhook.next_attempt_at) == (
+        "undeliverable",
+        QUICK.max_attempts,
+        None,
+        None,
+    )
+    messages = [record.getMessage() for record in caplog.records]
+    assert len(messages) == 2, messages  # the first failure, and the end; not every attempt
+    assert messages[0].startswith(f"payment webhook {webhook.event_id} to {url} failed (ConnectError")
+    assert messages[1].startswith(f"payment webhook {webhook.event_id} to {url} given up after 5 attempts")
+
+
+async def test_the_worker_resends_what_its_receiver_has_not_taken(sqlite_url: str, client_of: Client) -> None:
+    engine = create_engine(sqlite_url)
+    sessions = create_session_factory(engine)
+    async with LoopbackServer() as receiver:
+        # A webhook whose first attempt failed a moment ago, as the charge left it.
+        now = datetime.now(UTC)
+        async with sessions.begin() as session:
+            session.add(
+                models.OutgoingWebhook(
+                    event_id="evt_resend_1",
+                    url=receiver.url,
+                    body='{"event_id":"evt_resend_1"}',
+                    state="pending",
+                    attempts=1,
+                    created_at=now,
+                    next_attempt_at=now,
+                    last_status=503,
+                )
+            )
+        async with create_worker(client_of, test_settings(sqlite_url)):
+            for _ in range(100):
+                [webhook] = await outbox(sessions)
+                if webhook.state == "delivered":
+                    break
+                await asyncio.sleep(0.05)
+    await engine.dispose()
+
+    assert [request.json() for request in receiver.requests] == [{"event_id": "evt_resend_1"}]
+    assert (webhook.state, webhook.attempts, webhook.last_status) == ("delivered", 2, 200)
 
 
 def test_signed_webhook_makes_a_body_and_headers_that_verify() -> None:

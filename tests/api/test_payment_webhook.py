@@ -1,4 +1,6 @@
-"""POST /payments/webhook: signed by the provider (no API key), applied once, and told to the subscription."""
+"""POST /payments/webhook: signed by the provider (no API key), stored once, and told to the subscription.
+
+Delivery when Temporal is away, concurrent copies and the relay: tests/api/test_payment_webhook_inbox.py."""
 
 import time
 import uuid
@@ -12,7 +14,7 @@ from activities.sandbox_gateway import signed_webhook
 from api.app import create_app
 from domain.signing import SIGNATURE_HEADER
 from store import models
-from store.db import create_engine
+from store.db import create_engine, create_session_factory
 from tests.api.conftest import METHODS, Subscriptions, api_settings, assert_error, eventually
 
 
@@ -34,12 +36,25 @@ async def post(subs: Subscriptions, payload: Any, secret: str | None = None, **s
 
 
 async def stored_events(subs: Subscriptions, event_id: str) -> int:
-    engine = create_engine(subs.api.settings.database_url)
+    return await stored_count(subs.api.settings.database_url, event_id)
+
+
+async def stored_count(database_url: str, event_id: str) -> int:
+    engine = create_engine(database_url)
     async with engine.connect() as connection:
         query = select(func.count()).select_from(models.WebhookEvent).where(models.WebhookEvent.event_id == event_id)
         count = int(await connection.scalar(query) or 0)
     await engine.dispose()
     return count
+
+
+async def stored_event(database_url: str, event_id: str) -> models.WebhookEvent:
+    engine = create_engine(database_url)
+    async with create_session_factory(engine)() as session:
+        row = await session.scalar(select(models.WebhookEvent).where(models.WebhookEvent.event_id == event_id))
+    await engine.dispose()
+    assert row is not None, f"event {event_id} is not stored"
+    return row
 
 
 async def test_a_returned_payment_starts_dunning(subs: Subscriptions):
@@ -86,14 +101,33 @@ async def test_the_webhook_needs_no_api_key_and_ignores_one(subs: Subscriptions)
     assert response.status_code == 202, response.text
 
 
-async def test_a_replayed_event_is_refused(subs: Subscriptions):
+async def test_a_resent_event_is_answered_as_a_duplicate_with_a_2xx_and_stored_once(subs: Subscriptions):
     view = await subs.book()
     payload = event(view["id"])
     assert (await post(subs, payload)).status_code == 202
 
-    replayed = await post(subs, payload)  # signed anew: a valid signature does not make the event new
+    resent = await post(subs, payload)  # signed anew: a valid signature does not make the event new
 
-    assert assert_error(replayed, 409, "webhook_replayed") == {"event_id": payload["event_id"]}
+    # A 2xx, so a provider that resends until it gets one stops; nothing is stored or signalled again.
+    assert resent.status_code == 200, resent.text
+    assert resent.json() == {"event_id": payload["event_id"], "duplicate": True}
+    assert await stored_events(subs, payload["event_id"]) == 1
+
+
+async def test_the_stored_event_keeps_the_verified_body_the_request_id_and_its_delivery(subs: Subscriptions):
+    view = await subs.book()
+    payload = event(view["id"], extra_field_of_the_provider="kept")
+    body, headers = signed_webhook(subs.api.settings.payment_webhook_secret, payload)
+
+    response = await subs.api.http.post("/api/v1/payments/webhook", content=body, headers=headers)
+
+    assert response.status_code == 202, response.text
+    row = await stored_event(subs.api.settings.database_url, payload["event_id"])
+    assert row.payload == body.decode()
+    assert row.request_id == response.headers["x-request-id"]
+    assert (row.subscription_id, row.type, row.payment_id) == (view["id"], "payment.succeeded", payload["payment_id"])
+    assert (row.state, row.attempts, row.next_attempt_at, row.last_error) == ("delivered", 1, None, None)
+    assert row.delivered_at is not None and row.received_at <= row.delivered_at
 
 
 @pytest.mark.parametrize("signing", ["wrong-secret", "stale", "future", "missing", "malformed", "tampered"])
@@ -118,12 +152,20 @@ async def test_a_bad_signature_is_refused(subs: Subscriptions, signing: str):
     assert await stored_events(subs, payload["event_id"]) == 0, "a refused event is not recorded"
 
 
-async def test_an_event_for_an_unknown_subscription_is_not_found_and_not_kept(subs: Subscriptions):
+async def test_an_event_for_an_unknown_subscription_is_not_found_kept_as_undeliverable_and_refused_again(
+    subs: Subscriptions,
+):
     payload = event(f"nobody-{subs.app_id}")
-    assert_error(await post(subs, payload), 404, "subscription_not_found")
-    # Not recorded, so the provider's retry (once the subscription exists, say) is not taken for a replay.
-    assert await stored_events(subs, payload["event_id"]) == 0
-    assert_error(await post(subs, payload), 404, "subscription_not_found")
+    first = await post(subs, payload)
+    assert_error(first, 404, "subscription_not_found")
+    row = await stored_event(subs.api.settings.database_url, payload["event_id"])
+    assert (row.state, row.next_attempt_at) == ("undeliverable", None)
+    assert row.last_error == first.json()["error"]["message"]
+    # A resend gets the first answer again (not a 2xx duplicate), and nothing is stored twice.
+    again = await post(subs, payload)
+    assert again.json() == first.json()
+    assert again.status_code == 404
+    assert await stored_events(subs, payload["event_id"]) == 1
 
 
 async def test_an_event_for_an_ended_subscription_is_refused(subs: Subscriptions):
@@ -133,7 +175,9 @@ async def test_an_event_for_an_ended_subscription_is_refused(subs: Subscriptions
     await subs.wait_until_ended(view["id"])
     payload = event(view["id"])
     assert assert_error(await post(subs, payload), 409, "subscription_ended") == {"status": "terminated"}
-    assert await stored_events(subs, payload["event_id"]) == 0
+    assert (await stored_event(subs.api.settings.database_url, payload["event_id"])).state == "undeliverable"
+    assert assert_error(await post(subs, payload), 409, "subscription_ended") == {"status": "terminated"}
+    assert await stored_events(subs, payload["event_id"]) == 1
 
 
 @pytest.mark.parametrize(
@@ -157,17 +201,24 @@ async def test_a_signed_body_that_is_not_an_event_is_invalid(subs: Subscriptions
     assert_error(await post(subs, {"event_id": "evt_1"}), 422, "validation_error")
 
 
-async def test_the_signature_is_checked_before_temporal_is_needed(sqlite_url: str):
+async def test_the_signature_is_checked_before_anything_is_stored_and_temporal_is_needed(sqlite_url: str):
     settings = api_settings(sqlite_url, temporal_address="127.0.0.1:1")
     app = create_app(settings)
-    body, headers = signed_webhook("not-the-secret", event("cust-1-app"))
+    refused = event("cust-1-app")
+    body, headers = signed_webhook("not-the-secret", refused)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http:
         response = await http.post("/api/v1/payments/webhook", content=body, headers=headers)
         assert_error(response, 400, "invalid_signature")
         assert not app.state.temporal.connected
-        body, headers = signed_webhook(settings.payment_webhook_secret, event("cust-1-app"))
-        unavailable = await http.post("/api/v1/payments/webhook", content=body, headers=headers)
-        assert_error(unavailable, 503, "temporal_unavailable")
+        assert await stored_count(sqlite_url, refused["event_id"]) == 0
+        # Signed right, it is stored and accepted although Temporal cannot be reached: the relay delivers it later.
+        accepted = event("cust-1-app")
+        body, headers = signed_webhook(settings.payment_webhook_secret, accepted)
+        response = await http.post("/api/v1/payments/webhook", content=body, headers=headers)
+        assert response.status_code == 202, response.text
+        row = await stored_event(sqlite_url, accepted["event_id"])
+        assert (row.state, row.attempts) == ("pending", 1)
+        assert row.last_error is not None and "Temporal cannot be reached" in row.last_error
     await app.state.engine.dispose()
 
 
@@ -177,3 +228,21 @@ async def test_the_webhook_is_documented_without_bearer_security(subs: Subscript
     assert "security" not in operation
     assert "400" in operation["responses"] and "401" not in operation["responses"]
     assert "security" in schema["paths"]["/api/v1/subscriptions"]["post"]
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [b"t=1,v1=\xe9\xe9", b"t=1,v1=" + b"\xe9" * 64, b"t=1,v1=" + b"z" * 64],
+    ids=["latin-1", "latin-1-64", "not-hex"],
+)
+async def test_a_signature_header_that_is_not_ascii_hex_is_refused_as_invalid(subs: Subscriptions, signature: bytes):
+    # Raw latin-1 bytes, as any client may send them: a malformed signature like any other, never a 500.
+    payload = event("cust-1-app")
+    body, headers = signed_webhook(subs.api.settings.payment_webhook_secret, payload)
+    raw = {name.encode(): value.encode() for name, value in headers.items()} | {SIGNATURE_HEADER.encode(): signature}
+
+    response = await subs.api.http.post("/api/v1/payments/webhook", content=body, headers=raw)
+
+    assert_error(response, 400, "invalid_signature")
+    assert "malformed" in response.json()["error"]["message"]
+    assert await stored_events(subs, payload["event_id"]) == 0
