@@ -1,7 +1,11 @@
 """The main job: a Temporal dev server, migrations, the worker and the API in one command.
 
+The worker runs in processes of its own (WORKER_PROCESSES, `python -m worker`), as in a deployment: Python runs a
+process's code on one core, so the API and the workflows do not take turns on one. A worker process that dies is
+started again. Every child dies with this process, even when it is killed.
+
 State lives under DATA_DIR (default `.data/`), so a second start keeps every onboarding and record.
-Ctrl-C stops the API, the worker and the dev server, in that order.
+Ctrl-C stops the API, the workers and the dev server, in that order.
 """
 
 import asyncio
@@ -26,7 +30,7 @@ from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
 from store import migrate
 from store.db import create_engine
-from worker import connect, create_worker, ensure_search_attributes
+from worker import connect, ensure_search_attributes
 from workflows import search_attributes
 
 PR_SET_PDEATHSIG = 1  # prctl option: a signal for the child when its parent dies
@@ -143,12 +147,59 @@ def stop_dev_server(server: subprocess.Popen[bytes] | None) -> None:
         server.wait()
 
 
+class Workers:
+    """The worker processes: started, watched (one that dies is started again), and stopped in order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._processes: list[subprocess.Popen[bytes]] = []
+        self.restarts = 0
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        environment = {
+            **os.environ,
+            # The schedule is made once, here; the sandbox's webhooks go to this API.
+            "PAYOUT_SCHEDULE": "false",
+            "PAYMENT_WEBHOOK_URL": self._settings.payment_webhook_url or "",
+            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+        return subprocess.Popen(
+            [sys.executable, "-m", "worker"], env=environment, start_new_session=True, preexec_fn=_die_with_parent
+        )
+
+    def start(self) -> None:
+        self._processes = [self._spawn() for _ in range(self._settings.worker_processes)]
+
+    async def watch(self) -> None:
+        """Starts a worker process again when one dies; runs until cancelled."""
+        while True:
+            await asyncio.sleep(1)
+            for index, process in enumerate(self._processes):
+                if process.poll() is not None:
+                    print(f"worker process {process.pid} exited ({process.returncode}); starting it again", flush=True)
+                    self._processes[index] = self._spawn()
+                    self.restarts += 1
+
+    def stop(self) -> None:
+        """SIGTERM lets each worker finish the tasks it has; one that takes too long is killed."""
+        for process in self._processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
 async def run(settings: Settings) -> None:
     if settings.payment_webhook_url is None:
         # The sandbox gateway posts its signed webhooks to this API, as a real provider would.
         own = f"http://{settings.api_host}:{settings.api_port}/api/v1/payments/webhook"
         settings = settings.model_copy(update={"payment_webhook_url": own})
     server = start_dev_server(settings)
+    workers = Workers(settings)
     try:
         client = await connect_when_ready(settings, server)
         await ensure_search_attributes(client)
@@ -158,7 +209,8 @@ async def run(settings: Settings) -> None:
         await migrate.upgrade(engine)
         await engine.dispose()
 
-        worker = create_worker(client, settings)
+        workers.start()
+        watching = asyncio.create_task(workers.watch())
         api = ApiServer(
             uvicorn.Config(
                 create_app(settings, temporal_client=client),
@@ -170,7 +222,6 @@ async def run(settings: Settings) -> None:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, lambda: setattr(api, "should_exit", True))
-        worker_task = asyncio.create_task(worker.run())
         api_task = asyncio.create_task(api.serve())
         listening = asyncio.create_task(api.listening.wait())
         await asyncio.wait([listening, api_task], return_when=asyncio.FIRST_COMPLETED)
@@ -178,11 +229,10 @@ async def run(settings: Settings) -> None:
         if api.started:
             _print_urls(settings)
         await api_task  # returns once a signal set should_exit
-        print("stopping: API stopped, shutting down the worker and Temporal", flush=True)
-        await worker.shutdown()
-        with contextlib.suppress(Exception):
-            await worker_task
+        print("stopping: API stopped, shutting down the workers and Temporal", flush=True)
+        watching.cancel()
     finally:
+        workers.stop()
         stop_dev_server(server)
 
 

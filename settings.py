@@ -38,7 +38,8 @@ class Settings(BaseSettings):
     payment_webhook_url: str | None = None
     # ISV connector: calls to ISVs' provisioning endpoints are signed with this secret.
     connector_signing_secret: str = "connector-development-only"
-    connector_timeout_seconds: float = 10.0
+    # Below the activities' 20 s timeout (workflows/effects.py), so a slow ISV fails the call, not the activity.
+    connector_timeout_seconds: float = Field(10.0, gt=0, le=15)
     # Customer data exports produced in suspend mode; default DATA_DIR/exports.
     export_dir: Path | None = None
     # Create the monthly payout Schedule at worker start (needs a server with Schedules, not the test server).
@@ -54,6 +55,11 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"])
     # Request limits: the largest body any endpoint accepts.
     max_body_bytes: int = 65_536
+    # Worker processes the main job starts (`python -m worker` each); more use more cores.
+    worker_processes: int = Field(1, ge=1, le=32)
+    # How long a command waits for its workflow before answering without the result: 503 when the workflow has not
+    # taken it up (no worker), 202 when it has and is still carrying it out (e.g. an activity waiting for the store).
+    command_wait_seconds: float = Field(10.0, gt=0, le=60)
 
     @property
     def exports_path(self) -> Path:

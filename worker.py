@@ -3,8 +3,10 @@
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -24,15 +26,20 @@ from activities.partners import PartnerActivities
 from activities.payouts import PayoutActivities
 from activities.sandbox_gateway import SandboxGateway
 from activities.subscriptions import SubscriptionActivities
+from activities.webhook_outbox import RESEND_INTERVAL_SECONDS
+from background import PeriodicJob, running
 from payload_codec import EncryptionCodec
 from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
+from store.audit import audit_sequencer
 from store.db import create_engine, create_session_factory
 from workflows import search_attributes
 from workflows.onboarding import OnboardingWorkflow
 from workflows.partner import PartnerProgramWorkflow
 from workflows.payout import PayoutWorkflow
 from workflows.subscription import SubscriptionWorkflow
+
+STICKY_TIMEOUT = timedelta(seconds=3)
 
 WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow, PartnerProgramWorkflow]
 
@@ -55,15 +62,25 @@ def data_converter(settings: Settings | None = None) -> DataConverter:
 
 
 class PartnerflowWorker(Worker):
-    """A worker that owns the resources its activities use (store engine, HTTP client) and closes them."""
+    """A worker that owns the resources its activities use (store engine, HTTP client) and closes them, and runs
+    the process's background jobs for as long as it polls."""
 
-    def __init__(self, client: Client, *, closers: list[Callable[[], Awaitable[None]]], **options: Any) -> None:
+    def __init__(
+        self,
+        client: Client,
+        *,
+        closers: list[Callable[[], Awaitable[None]]],
+        jobs: Sequence[PeriodicJob] = (),
+        **options: Any,
+    ) -> None:
         super().__init__(client, **options)
         self._closers = closers
+        self.jobs = list(jobs)
 
     async def run(self) -> None:
         try:
-            await super().run()
+            async with running(self.jobs):
+                await super().run()
         finally:
             for close in self._closers:
                 await close()
@@ -83,11 +100,18 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
     connector = ConnectorActivities(sessions, http, settings.connector_signing_secret)
     payouts = PayoutActivities(sessions, gateway)
     partners = PartnerActivities(sessions)
+    # The sandbox resends the webhooks its receiver has not taken yet (docs/payments-sandbox.md).
+    resends = PeriodicJob("sandbox-webhook-resends", RESEND_INTERVAL_SECONDS, gateway.outbox.resend_due)
     return PartnerflowWorker(
         client,
         closers=[http.aclose, engine.dispose],
+        jobs=[resends, audit_sequencer(sessions)],
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
+        # A workflow's next task goes to the worker that ran its last one; if that worker died, the task falls back
+        # to the shared queue after this long. Short, so a command is not held for a dead worker (the default 10 s
+        # is as long as a command waits).
+        sticky_queue_schedule_to_start_timeout=STICKY_TIMEOUT,
         workflow_runner=workflow_runner(),
         activities=[
             onboarding.register_isv,
@@ -137,7 +161,7 @@ async def ensure_search_attributes(client: Client) -> None:
 
 async def main() -> None:
     """`python -m worker`: the worker alone, as docker-compose runs it; SIGTERM drains in-flight tasks."""
-    logging.basicConfig(level=logging.INFO)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper())
     settings = get_settings()
     client = await connect(settings)
     await ensure_search_attributes(client)
@@ -153,3 +177,5 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    # The SDK's Rust threads can abort interpreter teardown (temporalio/sdk-python#300); all work is done.
+    os._exit(0)

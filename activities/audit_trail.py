@@ -32,7 +32,7 @@ async def record_system_action(
     detail: str,
     event_key: str,
 ) -> None:
-    """Appends the system action to the audit log unless an entry with `event_key` is there already."""
+    """Queues the system action for the audit log; the sequencer drops it if an entry with `event_key` is there."""
     draft = AuditDraft(
         kind=EntryKind.SYSTEM.value,
         subject=SYSTEM_SUBJECT,
@@ -44,4 +44,4 @@ async def record_system_action(
         detail=detail[:DETAIL_LIMIT],
         event_key=event_key,
     )
-    await audit.append(sessions, draft)
+    await audit.enqueue(sessions, draft)

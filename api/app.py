@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter, Depends, FastAPI
 from temporalio.client import Client
 
-from api.command_trail import CommandTrail, document_idempotency
+from api.command_trail import CommandsInFlight, CommandTrail, document_idempotency
 from api.deps import enforce_route_policy
 from api.errors import register_error_handlers
+from api.intent_recovery import IntentRecovery
+from api.payment_relay import PaymentRelay
 from api.routers import (
     apps,
     audit,
@@ -24,21 +26,30 @@ from api.routers import (
     workflow_history,
 )
 from api.temporal import TemporalConnector
+from api.workflow_commands import Clock, wall_clock
+from background import running
 from payload_codec import EncryptionCodec
 from settings import Settings, get_settings
+from store.audit import audit_sequencer
 from store.db import create_engine, create_session_factory
 
 API_PREFIX = "/api/v1"
 
 
-def create_app(settings: Settings | None = None, *, temporal_client: Client | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None, *, temporal_client: Client | None = None, clock: Clock | None = None
+) -> FastAPI:
+    """`clock` tells the time commands are accepted at (default: the wall clock); tests on Temporal's time-skipping
+    server hand in that server's clock, so the business times the API computes match the workflows'."""
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # Shutdown only: startup work would be skipped by clients that do not run lifespan (httpx's ASGITransport).
-        yield
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Nothing here is needed to answer a request: clients that run no lifespan (httpx's ASGITransport) still
+        # get every answer; the background jobs only catch up on work that a request could not finish.
+        async with running(app.state.jobs):
+            yield
         await engine.dispose()
 
     app = FastAPI(
@@ -48,14 +59,21 @@ def create_app(settings: Settings | None = None, *, temporal_client: Client | No
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.clock = clock or wall_clock
     app.state.engine = engine
     app.state.sessions = create_session_factory(engine)
     app.state.temporal = TemporalConnector(settings, temporal_client)
     # Built once, so a misconfigured key fails at start rather than on an auditor's first decode.
     app.state.payload_codec = EncryptionCodec.from_settings(settings)
+    in_flight = CommandsInFlight()
+    app.state.intent_recovery = IntentRecovery(app.state.temporal, app.state.sessions, in_flight)
+    app.state.jobs = [audit_sequencer(app.state.sessions), app.state.intent_recovery.job]
+    # Delivers the payment events a webhook request stored but could not deliver (docs/payments-sandbox.md).
+    app.state.payment_relay = PaymentRelay(app.state.temporal, app.state.sessions)
+    app.state.jobs.append(app.state.payment_relay.job)
 
     register_error_handlers(app)
-    app.add_middleware(CommandTrail, settings=settings, sessions=app.state.sessions)
+    app.add_middleware(CommandTrail, settings=settings, sessions=app.state.sessions, in_flight=in_flight)
     codec.install_cors(app, settings)
     app.include_router(health.router)
     # Every /api/v1 route passes the one role x route policy table (api/policy.py) before anything else runs.

@@ -14,6 +14,7 @@ from api.errors import ApiError
 from api.temporal import TemporalConnector
 from domain.roles import Principal
 from settings import ApiKeyGrant, Settings
+from store import audit
 
 
 def _settings(request: Request) -> Settings:
@@ -31,7 +32,13 @@ async def _temporal_client(request: Request) -> Client:
     return await connector.client()
 
 
+async def _chained_up_to_now(request: Request) -> None:
+    """Chains every audit entry queued so far, so a reader of the log sees every command answered before it asked."""
+    await audit.drain(_sessions(request))
+
+
 AppSettings = Annotated[Settings, Depends(_settings)]
+ChainedUpToNow = Annotated[None, Depends(_chained_up_to_now)]
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(_sessions)]
 TemporalClient = Annotated[Client, Depends(_temporal_client)]
 

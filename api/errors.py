@@ -1,5 +1,6 @@
 """One error shape for every answer that is not a success: {"error": {"code", "message", "details"}}."""
 
+import logging
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -8,10 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from temporalio.client import RPCTimeoutOrCancelledError, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+
+from store.db import OUTAGE_ERRORS, is_outage
+
+logger = logging.getLogger(__name__)
 
 
 class ErrorBody(BaseModel):
@@ -45,6 +51,27 @@ class ApiError(Exception):
         self.headers = headers
 
 
+class CommandPending(Exception):
+    """The workflow accepted the command and is still carrying it out: answered 202, its outcome comes later."""
+
+    def __init__(self, update_id: str) -> None:
+        super().__init__(update_id)
+        self.update_id = update_id
+
+
+class PendingAnswer(BaseModel):
+    """The answer to a command that was accepted but not finished within the request's time."""
+
+    status: str = "pending"
+    update_id: str
+    message: str
+
+
+# Set in the request's state when the answer is a CommandPending: the command trail then leaves the command's
+# outcome to recovery, and keeps no answer for the Idempotency-Key, so a retry gets the outcome.
+PENDING_STATE = "command_pending"
+
+
 def not_found(code: str, message: str) -> ApiError:
     return ApiError(HTTPStatus.NOT_FOUND, code, message)
 
@@ -55,7 +82,25 @@ def invalid_request(details: list[dict[str, str]]) -> ApiError:
 
 
 def temporal_unavailable(reason: str) -> ApiError:
-    return ApiError(HTTPStatus.SERVICE_UNAVAILABLE, "temporal_unavailable", f"Temporal cannot be reached: {reason}")
+    return ApiError(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "temporal_unavailable",
+        f"Temporal cannot be reached: {reason}",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+# How long a client should wait before retrying after an outage answer.
+RETRY_AFTER_SECONDS = 5
+
+
+def store_unavailable() -> ApiError:
+    return ApiError(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "store_unavailable",
+        "the database cannot be reached right now; nothing was changed by this request, retry shortly",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def refusal(failed: WorkflowUpdateFailedError) -> ApiError:
@@ -142,6 +187,24 @@ async def _already_started(_: Request, error: Exception) -> JSONResponse:
     return render(ApiError(HTTPStatus.CONFLICT, "already_started", f"workflow {error.workflow_id} already exists"))
 
 
+async def _pending(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, CommandPending)
+    setattr(request.state, PENDING_STATE, True)
+    answer = PendingAnswer(
+        update_id=error.update_id,
+        message="the command was accepted and is still being carried out; send it again with the same "
+        "Idempotency-Key for its result",
+    )
+    return JSONResponse(answer.model_dump(), status_code=HTTPStatus.ACCEPTED)
+
+
+async def _store_outage(_: Request, error: Exception) -> JSONResponse:
+    if not is_outage(error):  # e.g. a DBAPIError that is a bug, not an outage
+        return await _unexpected(_, error)
+    logger.warning("answered 503: the store is unavailable: %s", error)
+    return render(store_unavailable())
+
+
 async def _unexpected(_: Request, error: Exception) -> JSONResponse:
     # Keeps the shape even for bugs; the traceback goes to the server log, not to the client.
     return render(ApiError(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred"))
@@ -155,6 +218,9 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RPCTimeoutOrCancelledError, _rpc_timeout)
     app.add_exception_handler(WorkflowUpdateFailedError, _update_failed)
     app.add_exception_handler(WorkflowAlreadyStartedError, _already_started)
+    app.add_exception_handler(CommandPending, _pending)
+    for outage in (*OUTAGE_ERRORS, DBAPIError):
+        app.add_exception_handler(outage, _store_outage)
     app.add_exception_handler(Exception, _unexpected)
 
 
@@ -168,6 +234,6 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "The process refuses the command now"),
         (413, "The request body is larger than the limit"),
         (422, "Invalid body, query or path"),
-        (503, "Temporal cannot be reached"),
+        (503, "Temporal or the database cannot be reached (`Retry-After` says when to try again)"),
     )
 }

@@ -4,6 +4,8 @@ workflow resource."""
 from datetime import UTC, datetime
 from http import HTTPStatus
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client, WorkflowExecution
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
@@ -11,10 +13,12 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from api.errors import ApiError
 from api.schemas import OnboardingListItem
 from api.visibility import business_id, closed_at, started_at
-from api.workflow_commands import WorkflowResource
+from api.workflow_commands import CommandRef, WorkflowResource, start_once
 from domain.ids import onboarding_id, onboarding_workflow_id
 from domain.onboarding import rules
 from domain.onboarding.model import OnboardingRequest, OnboardingView
+from store import models
+from store.db import insert_once
 from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingInput, OnboardingWorkflow, search_attributes_of
 
@@ -28,15 +32,51 @@ ONBOARDINGS = WorkflowResource[OnboardingWorkflow, OnboardingView](
 )
 
 
-async def start(client: Client, task_queue: str, request: OnboardingRequest, actor: str) -> OnboardingView:
-    """Starts the workflow with its search attributes set, so it is listable before its first task runs."""
+async def claim_app(sessions: async_sessionmaker[AsyncSession], request: OnboardingRequest) -> None:
+    """Makes the app id the ISV's from now on, before its onboarding starts; 409 `app_id_taken` if another ISV's.
+
+    Claiming again for the same ISV (a retried start) succeeds and keeps the first claim."""
+    app_id, isv_id = request.app.id, request.isv.id
+    owner = await _app_owner(sessions, app_id)
+    if owner is None:
+        claim = models.AppClaim(
+            app_id=app_id, isv_id=isv_id, onboarding_id=onboarding_id(isv_id, app_id), claimed_at=datetime.now(UTC)
+        )
+        # When ISVs race for a free id, the primary key lets one insert; every other one reads the winner.
+        await insert_once(sessions, claim)
+        owner = await _app_owner(sessions, app_id)
+    if owner != isv_id:
+        raise ApiError(
+            HTTPStatus.CONFLICT,
+            "app_id_taken",
+            f"app id {app_id} belongs to another ISV; app ids are global in the catalogue",
+            {"app_id": app_id},
+        )
+
+
+async def _app_owner(sessions: async_sessionmaker[AsyncSession], app_id: str) -> str | None:
+    """The ISV an app id belongs to: its catalogue listing decides (apps published before claims existed have no
+    claim), else its claim; None if it is free."""
+    async with sessions() as session:
+        listed = await session.scalar(select(models.App.isv_id).where(models.App.id == app_id))
+        if listed is not None:
+            return listed
+        claimed = await session.scalar(select(models.AppClaim.isv_id).where(models.AppClaim.app_id == app_id))
+    return claimed
+
+
+async def start(client: Client, task_queue: str, request: OnboardingRequest, command: CommandRef) -> OnboardingView:
+    """Starts the workflow with its search attributes set, so it is listable before its first task runs, and
+    answers with the state it starts in, which the workflow computes alike (no wait for a worker)."""
     onboarding = onboarding_id(request.isv.id, request.app.id)
-    now = datetime.now(UTC)
-    initial = rules.start(onboarding, request, actor, now)
+    now = command.at
+    initial = rules.start(onboarding, request, command.actor, now)
     try:
-        handle = await client.start_workflow(
+        run = await start_once(
+            client,
             OnboardingWorkflow.run,
-            OnboardingInput(onboarding_id=onboarding, actor=actor, request=request),
+            OnboardingInput(onboarding_id=onboarding, actor=command.actor, request=request, started_at=now),
+            command,
             id=onboarding_workflow_id(onboarding),
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
@@ -51,7 +91,7 @@ async def start(client: Client, task_queue: str, request: OnboardingRequest, act
             f"onboarding {onboarding} was already started; an app is onboarded once per ISV",
             {"onboarding_id": onboarding},
         ) from error
-    return await handle.query(OnboardingWorkflow.view)
+    return rules.view(initial, now) if run.fresh else await run.handle.query(OnboardingWorkflow.view)
 
 
 def list_item(execution: WorkflowExecution) -> OnboardingListItem:

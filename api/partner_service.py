@@ -12,7 +12,6 @@ from temporalio.client import Client, WorkflowExecution, WorkflowExecutionStatus
 from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.workflow import UpdateMethodMultiParam
 
 from api.errors import ApiError, invalid_request
 from api.partner_schemas import (
@@ -24,7 +23,7 @@ from api.partner_schemas import (
     UsageReportOut,
 )
 from api.visibility import Filters, business_id, closed_at, list_page
-from api.workflow_commands import WorkflowResource
+from api.workflow_commands import CommandRef, Commands, WorkflowResource, start_once
 from domain.ids import partner_workflow_id
 from domain.partners import rules
 from domain.partners.model import (
@@ -37,7 +36,7 @@ from domain.partners.model import (
 )
 from domain.roles import Principal
 from store import models
-from store.db import as_utc
+from store.db import as_utc, insert_ignoring_conflict
 from workflows import search_attributes as sa
 from workflows.partner import PartnerInput, PartnerProgramWorkflow, search_attributes_of
 
@@ -46,20 +45,8 @@ ResultT = TypeVar("ResultT")
 
 
 class PartnerResource(WorkflowResource[PartnerProgramWorkflow, PartnerView]):
-    """The shared workflow resource, plus what partners need beyond it: an Update that answers with a result other
-    than the view (contract events), and "is this partner still in the programme" without asking the workflow."""
-
-    async def run_update_for(
-        self,
-        client: Client,
-        ident: str,
-        update: UpdateMethodMultiParam[[PartnerProgramWorkflow, CommandT], ResultT],
-        command: CommandT,
-        update_id: str | None = None,
-    ) -> ResultT:
-        """Like `run_update`, with the same refusal, 404 and 409 answers, for any result type."""
-        handle = self.handle(client, ident)
-        return await self._answer(handle, ident, handle.execute_update(update, command, id=update_id))
+    """The shared workflow resource, plus what partners need beyond it: "is this partner still in the programme"
+    without asking the workflow."""
 
     async def ensure_active(self, client: Client, ident: str) -> None:
         """404 for an unknown partner, 409 once the partnership has ended; a describe, so no worker is needed."""
@@ -88,13 +75,17 @@ PARTNERS = PartnerResource(
 # --- enrolment ---------------------------------------------------------------------------------
 
 
-async def enrol(client: Client, task_queue: str, enrolment: Enrolment, actor: str) -> PartnerView:
-    """Starts the workflow with its search attributes set, so it is listable before its first task runs."""
-    initial = rules.enrol(enrolment, actor, datetime.now(UTC))
+async def enrol(client: Client, task_queue: str, enrolment: Enrolment, command: CommandRef) -> PartnerView:
+    """Starts the workflow with its search attributes set, so it is listable before its first task runs, and
+    answers with the state it starts in, which the workflow computes alike (no wait for a worker)."""
+    now = command.at
+    initial = rules.enrol(enrolment, command.actor, now)
     try:
-        handle = await client.start_workflow(
+        run = await start_once(
+            client,
             PartnerProgramWorkflow.run,
-            PartnerInput(partner_id=enrolment.id, actor=actor, enrolment=enrolment),
+            PartnerInput(partner_id=enrolment.id, actor=command.actor, enrolment=enrolment, enrolled_at=now),
+            command,
             id=partner_workflow_id(enrolment.id),
             task_queue=task_queue,
             # A partner is enrolled once: a terminated partnership is not restarted under the same id either.
@@ -108,7 +99,7 @@ async def enrol(client: Client, task_queue: str, enrolment: Enrolment, actor: st
             f"partner {enrolment.id} is already enrolled; a partner is enrolled once",
             {"partner_id": enrolment.id},
         ) from error
-    return await handle.query(PartnerProgramWorkflow.view)
+    return rules.view(initial, now) if run.fresh else await run.handle.query(PartnerProgramWorkflow.view)
 
 
 # --- lists -------------------------------------------------------------------------------------
@@ -160,11 +151,10 @@ async def _own_listing(client: Client, filters: Filters, principal: Principal) -
 
 
 async def record_contract(
-    client: Client, partner_id: str, event: ContractEvent, actor: str, update_id: str | None
+    commands: Commands[PartnerProgramWorkflow, PartnerView], event: ContractEvent
 ) -> ContractAnswer:
-    command = RecordContracts(actor=actor, events=[event])
-    recorded = await PARTNERS.run_update_for(
-        client, partner_id, PartnerProgramWorkflow.record_contracts, command, update_id
+    recorded = await commands.run(
+        PartnerProgramWorkflow.record_contracts, RecordContracts(actor=commands.actor, events=[event])
     )
     [award] = recorded.results
     return ContractAnswer(
@@ -212,6 +202,7 @@ async def record_usage(
     partner_id: str,
     body: UsageReportBody,
     principal: Principal,
+    command_id: str,
 ) -> UsageReportOut:
     """Writes a usage report for the partner's next quality report. Usage can cost a partner its partnership, so a
     named subscription must be one the partner sold, and an ISV reports on subscriptions of its own apps only.
@@ -233,23 +224,33 @@ async def record_usage(
         )
     if principal.is_tenant_scoped:
         await PARTNERS.ensure_active(client, partner_id)  # the ISV's own subscription names this partner
-    now = datetime.now(UTC)
-    row = models.UsageReport(
-        partner_id=partner_id,
-        subscription_id=body.subscription_id,
-        usage_share=body.usage_share,
-        reported_by=principal.subject,
-        reported_at=now,
-    )
     async with sessions.begin() as session:
-        session.add(row)
+        # Written once per command: a retry with the same Idempotency-Key finds the report of its first attempt.
+        await session.execute(
+            insert_ignoring_conflict(
+                session,
+                models.UsageReport,
+                partner_id=partner_id,
+                subscription_id=body.subscription_id,
+                usage_share=body.usage_share,
+                reported_by=principal.subject,
+                reported_at=datetime.now(UTC),
+                command_id=command_id,
+            )
+        )
+        row = await session.scalar(
+            select(models.UsageReport).where(
+                models.UsageReport.reported_by == principal.subject, models.UsageReport.command_id == command_id
+            )
+        )
+    assert row is not None, "written or found in this transaction"
     return UsageReportOut(
         id=row.id,
-        partner_id=partner_id,
+        partner_id=row.partner_id,
         subscription_id=row.subscription_id,
         usage_share=row.usage_share,
         reported_by=row.reported_by,
-        reported_at=now,
+        reported_at=as_utc(row.reported_at),
     )
 
 

@@ -9,11 +9,20 @@ tests walk every route of the OpenAPI schema with every role against it.
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from domain.roles import Action
 
 A = Action
+
+
+class Effect(StrEnum):
+    """How a command takes effect, and so where recovery looks to learn whether it did (api/intent_recovery.py)."""
+
+    START = "start"  # starts a workflow, whose memo names the command
+    UPDATE = "update"  # a Workflow Update whose id is the command's
+    STORE = "store"  # a row in the store that names the command
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class RoutePolicy:
     open_caller: str | None = None
     # A larger body limit than settings.max_body_bytes, for the routes that carry Temporal payloads.
     body_limit: int | None = None
+    effect: Effect | None = None
 
     @property
     def is_command(self) -> bool:
@@ -38,8 +48,8 @@ def _read(permission: Action | None) -> RoutePolicy:
     return RoutePolicy(permission)
 
 
-def _command(permission: Action | None, audit_as: str, target: str) -> RoutePolicy:
-    return RoutePolicy(permission, audit_as, target)
+def _command(permission: Action | None, audit_as: str, target: str, effect: Effect = Effect.UPDATE) -> RoutePolicy:
+    return RoutePolicy(permission, audit_as, target, effect=effect)
 
 
 # Temporal accepts payloads up to 2 MB; the Web UI sends several at once.
@@ -53,7 +63,7 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/health"): _read(None),
     # onboardings
     ("POST", "/api/v1/onboardings"): _command(
-        A.ONBOARDING_START, "onboarding.start", "onboarding-{body[isv][id]}-{body[app][id]}"
+        A.ONBOARDING_START, "onboarding.start", "onboarding-{body[isv][id]}-{body[app][id]}", Effect.START
     ),
     ("GET", "/api/v1/onboardings"): _read(A.ONBOARDING_READ),
     ("GET", "/api/v1/onboardings/{onboarding_id}"): _read(A.ONBOARDING_READ),
@@ -86,7 +96,7 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     ("GET", "/api/v1/apps/{app_id}"): _read(A.CATALOGUE_READ),
     # subscriptions
     ("POST", "/api/v1/subscriptions"): _command(
-        A.SUBSCRIPTION_BOOK, "subscription.book", "subscription-{body[customer][id]}-{body[app_id]}"
+        A.SUBSCRIPTION_BOOK, "subscription.book", "subscription-{body[customer][id]}-{body[app_id]}", Effect.START
     ),
     ("GET", "/api/v1/subscriptions"): _read(A.SUBSCRIPTION_READ),
     ("GET", "/api/v1/subscriptions/{subscription_id}"): _read(A.SUBSCRIPTION_READ),
@@ -104,12 +114,14 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/api/v1/subscriptions/{subscription_id}/reinstate"): _command(
         A.SUBSCRIPTION_COMMAND, "subscription.reinstate", _SUBSCRIPTION
     ),
-    ("POST", "/api/v1/payments/webhook"): _command(None, "payment.webhook", "subscription-{body[subscription_id]}"),
+    ("POST", "/api/v1/payments/webhook"): RoutePolicy(
+        None, "payment.webhook", "subscription-{body[subscription_id]}", "payment-provider", effect=Effect.STORE
+    ),
     # payouts
     ("GET", "/api/v1/payouts"): _read(A.PAYOUT_READ),
-    ("POST", "/api/v1/payouts/{month}/run"): _command(A.PAYOUT_RUN, "payout.run", "payout-{month}"),
+    ("POST", "/api/v1/payouts/{month}/run"): _command(A.PAYOUT_RUN, "payout.run", "payout-{month}", Effect.START),
     # channel partners
-    ("POST", "/api/v1/partners"): _command(A.PARTNER_ENROL, "partner.enrol", "partner-{body[id]}"),
+    ("POST", "/api/v1/partners"): _command(A.PARTNER_ENROL, "partner.enrol", "partner-{body[id]}", Effect.START),
     ("GET", "/api/v1/partners"): _read(A.PARTNER_READ),
     ("GET", "/api/v1/partners/{partner_id}"): _read(A.PARTNER_READ),
     ("GET", "/api/v1/partners/{partner_id}/quality-reports"): _read(A.PARTNER_READ),
@@ -119,7 +131,9 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/api/v1/partners/{partner_id}/review-decision"): _command(
         A.PARTNER_COMMAND, "partner.decide_review", _PARTNER
     ),
-    ("POST", "/api/v1/partners/{partner_id}/usage-reports"): _command(A.USAGE_REPORT, "partner.report_usage", _PARTNER),
+    ("POST", "/api/v1/partners/{partner_id}/usage-reports"): _command(
+        A.USAGE_REPORT, "partner.report_usage", _PARTNER, Effect.STORE
+    ),
     # audit
     ("GET", "/api/v1/audit/workflows/{workflow_id}/history"): _read(A.AUDIT_READ),
     ("GET", "/api/v1/audit/log"): _read(A.AUDIT_READ),

@@ -5,8 +5,10 @@ Temporal says "not found" both for an id it never saw and for an Update or signa
 completed; the caller needs to tell them apart (404 vs 409), so a NOT_FOUND is followed by a `describe`.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -14,18 +16,34 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
+    RPCTimeoutOrCancelledError,
     WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateStage,
 )
 from temporalio.common import SearchAttributeKey
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam, MethodSyncNoParam, MethodSyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.command_trail import request_id_of
-from api.errors import ApiError, invalid_request, not_found, refusal
+from api.deps import CurrentPrincipal
+from api.errors import RETRY_AFTER_SECONDS, ApiError, CommandPending, invalid_request, not_found, refusal
+from workflows.effects import WORKFLOW_TASK_TIMEOUT
+
+Clock = Callable[[], Awaitable[datetime]]
+
+
+async def wall_clock() -> datetime:
+    """The time commands are accepted at; tests on Temporal's time-skipping server use that server's clock."""
+    return datetime.now(UTC)
+
+
+# How long a command waits for its Update before the API answers without its result (503 or 202).
+DEFAULT_COMMAND_WAIT_SECONDS = 10.0
 
 WorkflowT = TypeVar("WorkflowT")
 ViewT = TypeVar("ViewT")
@@ -51,6 +69,68 @@ def _update_id(request: Request, key: _IdempotencyKeyHeader = None) -> str:
 
 
 UpdateId = Annotated[str, Depends(_update_id)]
+
+
+@dataclass(frozen=True)
+class CommandRef:
+    """Who sends a command, the id Temporal knows it by (the Update id, or the marker in a started workflow's memo:
+    the Idempotency-Key, or else the request id), and when the API accepted it: the command's business time."""
+
+    actor: str
+    command_id: str
+    at: datetime
+
+
+async def _current_command(request: Request, principal: CurrentPrincipal, update_id: UpdateId) -> CommandRef:
+    clock: Clock = request.app.state.clock
+    return CommandRef(actor=principal.subject, command_id=update_id, at=await clock())
+
+
+CurrentCommand = Annotated[CommandRef, Depends(_current_command)]
+
+# The memo key of a workflow started by a command: which command (and whose) started this run.
+COMMAND_MEMO = "started_by_command"
+
+
+@dataclass(frozen=True)
+class StartedRun(Generic[WorkflowT, ResultT]):
+    handle: WorkflowHandle[WorkflowT, ResultT]
+    # True when this call started it; False when an earlier attempt of the same command did (its state may have
+    # moved on since: ask the workflow rather than answer with the initial view).
+    fresh: bool
+
+
+async def start_once(
+    client: Client,
+    run: MethodAsyncSingleParam[WorkflowT, ArgT, ResultT],
+    arg: ArgT,
+    command: CommandRef,
+    *,
+    id: str,
+    task_queue: str,
+    **options: Any,
+) -> StartedRun[WorkflowT, ResultT]:
+    """Starts the workflow for `command`, or finds the run this same command started before.
+
+    A command whose answer was lost (a crash, a timeout) is sent again with the same Idempotency-Key; the run it
+    started names it in its memo, so the retry answers as the first attempt would have instead of "exists"."""
+    memo = {COMMAND_MEMO: {"id": command.command_id, "by": command.actor}}
+    try:
+        handle = await client.start_workflow(
+            run, arg, id=id, task_queue=task_queue, memo=memo, task_timeout=WORKFLOW_TASK_TIMEOUT, **options
+        )
+        return StartedRun(handle, True)
+    except WorkflowAlreadyStartedError:
+        handle = client.get_workflow_handle_for(run, id)
+        if await started_by(handle, command.actor, command.command_id):
+            return StartedRun(handle, False)
+        raise
+
+
+async def started_by(handle: WorkflowHandle[Any, Any], actor: str, command_id: str) -> bool:
+    """Whether the workflow's latest run was started by this command."""
+    memo = await (await handle.describe()).memo()
+    return memo.get(COMMAND_MEMO) == {"id": command_id, "by": actor}
 
 
 @dataclass(frozen=True)
@@ -87,13 +167,15 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         self,
         client: Client,
         ident: str,
-        update: UpdateMethodMultiParam[[WorkflowT, CommandT], ViewT],
+        update: UpdateMethodMultiParam[[WorkflowT, CommandT], ResultT],
         command: CommandT,
         update_id: str | None = None,
-    ) -> ViewT:
-        """Every command goes through here: a refusal becomes a 409 with the rule's code, a missing run a 404/409."""
+        wait: float = DEFAULT_COMMAND_WAIT_SECONDS,
+    ) -> ResultT:
+        """Every command goes through here: a refusal becomes a 409 with the rule's code, a missing run a 404/409,
+        and no answer within `wait` seconds a 503 (not taken up) or a 202 (taken up, still being carried out)."""
         handle = self.handle(client, ident)
-        return await self._answer(handle, ident, handle.execute_update(update, command, id=update_id))
+        return await self._answer(handle, ident, _execute_within(handle, update, command, update_id, wait))
 
     async def send_signal(
         self, client: Client, ident: str, signal: MethodSyncSingleParam[WorkflowT, ArgT, None], arg: ArgT
@@ -134,6 +216,53 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         )
 
 
+async def _execute_within(
+    handle: WorkflowHandle[WorkflowT, Any],
+    update: UpdateMethodMultiParam[[WorkflowT, CommandT], ResultT],
+    command: CommandT,
+    update_id: str | None,
+    wait: float,
+) -> ResultT:
+    """Runs the Update, waiting at most `wait` seconds in all.
+
+    The wait is bounded because an Update can take as long as the side effects its handler waits for (an activity
+    retrying while the store is down), and a request must not be held for an outage. Either way the command is
+    not lost: an Update the workflow accepted completes by itself, and one it has not taken up yet is still
+    applied when its worker runs it; sending it again with the same Update id (Idempotency-Key) answers its outcome.
+    """
+    deadline = asyncio.get_running_loop().time() + wait
+    try:
+        started = await within(
+            handle.start_update(update, command, id=update_id, wait_for_stage=WorkflowUpdateStage.ACCEPTED), deadline
+        )
+    except TimeoutError as error:
+        raise ApiError(
+            HTTPStatus.SERVICE_UNAVAILABLE,
+            "command_not_taken_up",
+            f"the workflow did not take up the command within {wait:g} s (its worker may be down or busy); it is "
+            "applied when the worker runs it, unless refused: send it again with the same Idempotency-Key to learn "
+            "its outcome",
+            {"update_id": update_id},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        ) from error
+    try:
+        return await within(started.result(), deadline)
+    except TimeoutError as error:
+        raise CommandPending(started.id) from error
+
+
+async def within(call: Awaitable[ResultT], deadline: float) -> ResultT:
+    """`call`, or TimeoutError once the loop's clock reaches `deadline`. The SDK turns the cancellation of a call
+    in flight into RPCTimeoutOrCancelledError; at the deadline that is our timeout, not Temporal's failure."""
+    loop = asyncio.get_running_loop()
+    try:
+        return await asyncio.wait_for(call, max(deadline - loop.time(), 0.0))
+    except RPCTimeoutOrCancelledError as error:
+        if loop.time() < deadline:
+            raise
+        raise TimeoutError from error
+
+
 def closed_status(description: WorkflowExecutionDescription, attribute: SearchAttributeKey[str]) -> str:
     """The business status a workflow ended with; Temporal's own status when it did not end by itself."""
     execution_status = description.status
@@ -154,5 +283,7 @@ class Commands(Generic[WorkflowT, ViewT]):
     actor: str
     update_id: str
 
-    async def run(self, update: UpdateMethodMultiParam[[WorkflowT, CommandT], ViewT], command: CommandT) -> ViewT:
-        return await self.resource.run_update(self.client, self.ident, update, command, self.update_id)
+    wait: float = DEFAULT_COMMAND_WAIT_SECONDS
+
+    async def run(self, update: UpdateMethodMultiParam[[WorkflowT, CommandT], ResultT], command: CommandT) -> ResultT:
+        return await self.resource.run_update(self.client, self.ident, update, command, self.update_id, self.wait)

@@ -1,25 +1,32 @@
-"""The audit log in the database: appending to the chain, reading it in order, verifying it.
+"""The audit log in the database: queueing entries, chaining them, reading the chain in order, verifying it.
 
-Appends are serialised: on PostgreSQL by a transaction-scoped advisory lock, on SQLite by its single writer. A
-race that slips through (two writers reading the same tail) fails on the unique `prev_hash`/`seq` and is retried.
+Writers never touch the chain's tail. A command or an activity only inserts its entry into `audit_queue` (in its
+own transaction, or in the transaction of the change it records), which costs one short insert and waits for no
+other writer's entry. The sequencer moves queued entries into `audit_log` in batches: one transaction reads the
+tail, hashes the batch onto it in queue order and deletes the batch from the queue. Sequencers in several
+processes take turns (PostgreSQL: a transaction-scoped advisory lock; SQLite: its single writer), so the chain
+never forks; every process runs one, nudged right after it queues something, so an entry waits well under a second.
+
+An entry whose `event_key` is already in the log (or earlier in the batch) is a repeat: a system action recorded
+again by a retried activity is dropped; a command answered twice under one Idempotency-Key is chained as
+`replayed`, so every request stays in the log while the command counts once.
 """
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from sqlalchemy import Select, func, select, text
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import Select, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.audit import AuditDraft, ChainCheck, ChainedEntry, Verification, chain
+from background import PeriodicJob
+from domain.audit import AuditDraft, ChainCheck, ChainedEntry, EntryKind, Outcome, Verification, chain
 from store.db import as_utc
-from store.models import AuditEntry
+from store.models import AuditEntry, AuditQueueEntry
 
 # pg_advisory_xact_lock's key: any constant the project uses for nothing else.
 _CHAIN_LOCK = 0x61756469745F6C6F  # "audit_lo"
-_ATTEMPTS = 8
+SEQUENCE_BATCH = 500
 _VERIFY_BATCH = 1_000
 
 
@@ -28,39 +35,87 @@ def _chained(row: AuditEntry) -> ChainedEntry:
     return entry.model_copy(update={"occurred_at": as_utc(entry.occurred_at)})
 
 
-def _row(entry: ChainedEntry) -> AuditEntry:
-    return AuditEntry(**entry.model_dump())
+def _draft(row: AuditQueueEntry) -> AuditDraft:
+    draft = AuditDraft.model_validate(row, from_attributes=True)
+    return draft.model_copy(update={"occurred_at": as_utc(draft.occurred_at)})
 
 
-async def _append_once(session: AsyncSession, draft: AuditDraft) -> ChainedEntry | None:
-    if session.bind.dialect.name == "postgresql":
-        await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    if draft.event_key is not None:
-        seen = await session.scalar(select(AuditEntry.seq).where(AuditEntry.event_key == draft.event_key))
-        if seen is not None:
-            return None
-    tail = await session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
-    entry = chain(draft, _chained(tail) if tail else None)
-    session.add(_row(entry))
-    return entry
+# --- writing -------------------------------------------------------------------------------------
 
 
-async def append(sessions: async_sessionmaker[AsyncSession], draft: AuditDraft) -> ChainedEntry | None:
-    """Adds `draft` at the end of the chain in a transaction of its own.
+def enqueue_in(session: AsyncSession, draft: AuditDraft) -> None:
+    """Queues `draft` in the caller's transaction: the entry exists exactly when the change it records does."""
+    session.add(AuditQueueEntry(**draft.model_dump(), queued_at=datetime.now(UTC)))
 
-    None when an entry with the same `event_key` is already there: activities run at least once, so a retry of
-    one that recorded its action leaves the log as it was.
-    """
-    for attempt in range(_ATTEMPTS):
-        try:
-            async with sessions.begin() as session:
-                return await _append_once(session, draft)
-        except (IntegrityError, OperationalError):
-            # Another writer took the tail first (or SQLite's snapshot went stale): read the new tail and retry.
-            if attempt == _ATTEMPTS - 1:
-                raise
-            await asyncio.sleep(0.01 * (attempt + 1))
-    raise AssertionError("unreachable")
+
+async def enqueue(sessions: async_sessionmaker[AsyncSession], draft: AuditDraft) -> None:
+    async with sessions.begin() as session:
+        enqueue_in(session, draft)
+
+
+async def sequence(
+    sessions: async_sessionmaker[AsyncSession], *, wait: bool = True, batch: int = SEQUENCE_BATCH
+) -> int:
+    """Chains up to `batch` queued entries; the number taken from the queue (chained or dropped as repeats).
+
+    `wait=False` gives up at once when another process's sequencer is at work (it takes our entries too)."""
+    if not await _anything_queued(sessions):
+        return 0  # a read, so an idle sequencer never takes SQLite's write lock
+    async with sessions.begin() as session:
+        if session.bind.dialect.name == "postgresql":
+            lock = "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock"
+            took = await session.scalar(text(f"SELECT {lock}(:key)"), {"key": _CHAIN_LOCK})
+            if took is False:
+                return 0
+        queued = (await session.scalars(select(AuditQueueEntry).order_by(AuditQueueEntry.id).limit(batch))).all()
+        if not queued:
+            return 0
+        keys = {row.event_key for row in queued if row.event_key is not None}
+        seen = set((await session.scalars(select(AuditEntry.event_key).where(AuditEntry.event_key.in_(keys)))).all())
+        tail_row = await session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
+        tail = _chained(tail_row) if tail_row is not None else None
+        for row in queued:
+            draft = _draft(row)
+            if draft.event_key is not None and draft.event_key in seen:
+                if draft.kind != EntryKind.COMMAND:
+                    continue  # a system action recorded again by a retried activity: the log keeps the first
+                draft = draft.model_copy(update={"outcome": Outcome.REPLAYED.value, "event_key": None})
+            elif draft.event_key is not None:
+                seen.add(draft.event_key)
+            tail = chain(draft, tail)
+            session.add(AuditEntry(**tail.model_dump()))
+        await session.execute(delete(AuditQueueEntry).where(AuditQueueEntry.id.in_([row.id for row in queued])))
+        return len(queued)
+
+
+# How often an idle process looks for queued entries: the longest an entry waits to be chained (the "maximum
+# merge delay"), unless the log is read first (readers chain what is queued before they read).
+SEQUENCE_INTERVAL_SECONDS = 0.25
+
+
+def audit_sequencer(sessions: async_sessionmaker[AsyncSession]) -> PeriodicJob:
+    """The job every process runs to chain what is queued (its own entries and, when it is first, others')."""
+    return PeriodicJob("audit-sequencer", SEQUENCE_INTERVAL_SECONDS, lambda: sequence(sessions, wait=False))
+
+
+async def _anything_queued(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    async with sessions() as session:
+        return await session.scalar(select(AuditQueueEntry.id).limit(1)) is not None
+
+
+async def drain(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Chains everything queued so far, e.g. before the log is read, so a reader sees every answered command."""
+    while await sequence(sessions) == SEQUENCE_BATCH:
+        pass
+
+
+async def append(sessions: async_sessionmaker[AsyncSession], draft: AuditDraft) -> None:
+    """Queues `draft` and chains it before returning (and whatever was queued before it)."""
+    await enqueue(sessions, draft)
+    await drain(sessions)
+
+
+# --- reading -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -124,3 +179,17 @@ async def verify(sessions: async_sessionmaker[AsyncSession]) -> Verification:
 async def count(sessions: async_sessionmaker[AsyncSession]) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What is not in the chain yet: queued entries, and the oldest one's age."""
+
+    queued: int
+    oldest_queued_at: datetime | None
+
+
+async def backlog(sessions: async_sessionmaker[AsyncSession]) -> Backlog:
+    async with sessions() as session:
+        queued, oldest = (await session.execute(select(func.count(), func.min(AuditQueueEntry.queued_at)))).one()
+    return Backlog(int(queued or 0), as_utc(oldest) if oldest is not None else None)

@@ -1,43 +1,160 @@
-"""The async engine and session factory; SQLite is the embedded default, PostgreSQL the production database."""
+"""The async engine and session factory; SQLite is the embedded default, PostgreSQL the production database.
 
+Writes are short transactions that never wait on the network. On SQLite, whose database has one writer at a time:
+- a write transaction (`sessions.begin()`) starts with `BEGIN IMMEDIATE`, so it takes the write lock before it
+  reads: a read-then-write never fails half-way on a snapshot another writer made stale;
+- within a process, writers queue on an asyncio lock instead of spinning in SQLite's busy handler, so the lock
+  passes at once from one to the next; between processes (API and worker) the busy timeout does the waiting;
+- reads (`sessions()`) start a plain deferred transaction and never block, thanks to WAL.
+Waiting for a connection or a lock is bounded by a few seconds; past that the store counts as unavailable (503).
+"""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+import asyncpg
+from sqlalchemy import Executable, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from store.models import Base
+
+# How long a statement waits for SQLite's write lock held by another process, for a connection from the pool,
+# and for PostgreSQL to accept a connection: all well inside a request's budget, so an outage answers fast.
+BUSY_TIMEOUT_SECONDS = 5.0
+POOL_TIMEOUT_SECONDS = 5.0
+CONNECT_TIMEOUT_SECONDS = 3.0
+STATEMENT_TIMEOUT_SECONDS = 15.0
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+
+_WRITE_OPTION = "partnerflow_write"
+
+
+class StoreUnavailable(Exception):
+    """The store could not be reached (refused, timed out, shutting down): an outage, not a refusal."""
 
 
 def create_engine(database_url: str, *, schema: str | None = None) -> AsyncEngine:
     """`schema` puts a PostgreSQL engine's connections into that schema (tests isolate themselves this way)."""
     url = make_url(database_url)
+    pool: dict[str, Any] = {"pool_timeout": POOL_TIMEOUT_SECONDS}
     if url.get_backend_name() != "sqlite":
-        # asyncpg takes no search_path from the URL, only as a server setting at connect time.
-        connect_args = {"server_settings": {"search_path": schema}} if schema is not None else {}
-        return create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        return create_async_engine(
+            url,
+            async_creator=_postgres_connector(url, schema),
+            pool_pre_ping=True,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_OVERFLOW,
+            **pool,
+        )
     if schema is not None:
         raise ValueError("schema applies to PostgreSQL only; SQLite has one schema per file")
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": 30})
+    in_memory = not url.database or url.database == ":memory:"
+    if in_memory:
+        pool = {}  # one shared connection (a StaticPool): nothing to size or wait for
+    else:
+        Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
+        pool |= {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+    engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # WAL lets the API read while the worker writes; foreign keys are off by default in SQLite.
+        # The driver's own implicit BEGIN would start every write deferred; `_sqlite_begin` begins instead.
+        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # WAL lets readers go on while one writer writes; NORMAL syncs at checkpoints, not every commit, which in
+        # WAL mode still loses nothing when a process dies (only an OS crash or power cut can lose the last commits).
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _sqlite_begin(connection: Connection) -> None:
+        writes = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+class StoreSessions(async_sessionmaker[AsyncSession]):
+    """Sessions for reads (`sessions()`) and for write transactions (`sessions.begin()`).
+
+    A write transaction on SQLite takes the database's write lock at its start and holds this process's turn among
+    writers until it ends; keep it short and never await anything but the store inside it.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine, expire_on_commit=False)
+        self._writes = async_sessionmaker(engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
+        self._writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
+        if self._writers is None:
+            async with self._writes.begin() as session:
+                yield session
+            return
+        try:
+            await asyncio.wait_for(self._writers.acquire(), timeout=BUSY_TIMEOUT_SECONDS)
+        except TimeoutError as error:
+            raise PoolTimeoutError(f"no turn to write within {BUSY_TIMEOUT_SECONDS:g} s") from error
+        try:
+            async with self._writes.begin() as session:
+                yield session
+        finally:
+            self._writers.release()
+
+
+def _postgres_connector(url: URL, schema: str | None) -> Callable[[], Awaitable[Any]]:
+    """Connects with bounded waits; a failure to connect becomes StoreUnavailable (asyncpg raises bare OSErrors)."""
+    options: dict[str, Any] = {**url.translate_connect_args(username="user"), **url.query}
+    # asyncpg takes no search_path from the URL, only as a server setting at connect time.
+    server_settings = {"search_path": schema} if schema is not None else {}
+
+    async def connect() -> Any:
+        try:
+            return await asyncpg.connect(
+                **options,
+                timeout=CONNECT_TIMEOUT_SECONDS,
+                command_timeout=STATEMENT_TIMEOUT_SECONDS,
+                server_settings=server_settings,
+            )
+        except Exception as error:
+            raise StoreUnavailable(f"PostgreSQL at {url.host}:{url.port or 5432} cannot be reached: {error}") from error
+
+    return connect
+
+
+def create_session_factory(engine: AsyncEngine) -> StoreSessions:
+    return StoreSessions(engine)
+
+
+# What the store raises when it cannot be used right now (down, unreachable, locked, out of connections), as
+# opposed to a refusal of what was written (a unique key taken) or a bug; DBAPIError counts when it says the
+# connection was lost (see is_outage).
+OUTAGE_ERRORS: tuple[type[Exception], ...] = (StoreUnavailable, OperationalError, InterfaceError, PoolTimeoutError)
+
+
+def is_outage(error: BaseException) -> bool:
+    if isinstance(error, OUTAGE_ERRORS):
+        return True
+    return isinstance(error, DBAPIError) and not isinstance(error, IntegrityError) and error.connection_invalidated
+
+
+def insert_ignoring_conflict(session: AsyncSession, model: type[Base], **values: Any) -> Executable:
+    """INSERT that leaves an existing row with the same unique key alone (and waits for a concurrent insert of it to
+    commit, on PostgreSQL), so a read right after it in the same transaction sees the one row that counts."""
+    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
+    return insert(model).values(**values).on_conflict_do_nothing()
 
 
 async def insert_once(sessions: async_sessionmaker[AsyncSession], row: Base) -> bool:

@@ -1,28 +1,26 @@
 """Idempotency-Key records: the first answer to a command, kept per caller and key, so a retry gets it again.
 
-A key is claimed before the command runs (a row without an answer), so two concurrent requests with one key cannot
-both run; a claim whose request died with its process is taken over once it is older than `STALE_CLAIM`.
+A key is claimed in the transaction that records the command's intent, before the command runs. A claim that has
+no answer yet is not a lock: the request that made it may still be running, or its process may have died. Either
+way the retry runs the command again, which is safe because Temporal applies an Update id once and a start is
+recognised by the command id in its memo; the first answer stored is the one every later replay gets.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import delete
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import CursorResult, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.db import as_utc
+from store.db import insert_ignoring_conflict
 from store.models import IdempotencyRecord
-
-STALE_CLAIM = timedelta(minutes=5)
 
 
 class ClaimState(Enum):
-    NEW = "new"  # this request runs the command
-    ANSWERED = "answered"  # the same request ran before: answer with its stored response
+    RUN = "run"  # nobody has answered this request yet: run the command (again)
+    ANSWERED = "answered"  # the same request was answered before: answer with its stored response
     OTHER_REQUEST = "other_request"  # the key was used for a different request
-    IN_FLIGHT = "in_flight"  # the same request is being answered right now
 
 
 @dataclass(frozen=True)
@@ -33,52 +31,33 @@ class Claim:
     body: bytes | None = None
 
 
-def _claim_of(row: IdempotencyRecord, fingerprint: str) -> Claim:
+async def claim(session: AsyncSession, subject: str, key: str, fingerprint: str, now: datetime) -> Claim:
+    """Claims `key` for this request, in the caller's (write) transaction."""
+    await session.execute(
+        insert_ignoring_conflict(
+            session, IdempotencyRecord, subject=subject, key=key, fingerprint=fingerprint, created_at=now
+        )
+    )
+    row = await session.get(IdempotencyRecord, (subject, key), populate_existing=True)
+    assert row is not None, "claimed in this very transaction"
     if row.fingerprint != fingerprint:
         return Claim(ClaimState.OTHER_REQUEST)
     if row.status_code is None:
-        return Claim(ClaimState.IN_FLIGHT)
+        return Claim(ClaimState.RUN)
     return Claim(ClaimState.ANSWERED, row.status_code, row.content_type, row.body)
 
 
-async def claim(
-    sessions: async_sessionmaker[AsyncSession], subject: str, key: str, fingerprint: str, now: datetime
-) -> Claim:
-    for _ in range(2):
-        try:
-            async with sessions.begin() as session:
-                row = await session.get(IdempotencyRecord, (subject, key))
-                if row is None:
-                    session.add(IdempotencyRecord(subject=subject, key=key, fingerprint=fingerprint, created_at=now))
-                    return Claim(ClaimState.NEW)
-                if row.status_code is None and now - as_utc(row.created_at) > STALE_CLAIM:
-                    row.fingerprint, row.created_at = fingerprint, now
-                    return Claim(ClaimState.NEW)
-                return _claim_of(row, fingerprint)
-        except IntegrityError:
-            continue  # a concurrent request inserted the claim first: read it
-    async with sessions() as session:
-        row = await session.get(IdempotencyRecord, (subject, key))
-    return _claim_of(row, fingerprint) if row else Claim(ClaimState.IN_FLIGHT)
-
-
 async def answer(
-    sessions: async_sessionmaker[AsyncSession],
-    subject: str,
-    key: str,
-    status_code: int,
-    content_type: str | None,
-    body: bytes,
-) -> None:
-    async with sessions.begin() as session:
-        row = await session.get(IdempotencyRecord, (subject, key))
-        if row is not None:
-            row.status_code, row.content_type, row.body = status_code, content_type, body
-
-
-async def release(sessions: async_sessionmaker[AsyncSession], subject: str, key: str) -> None:
-    """Forgets a claim whose request failed on our side (5xx), so the caller can retry with the same key."""
-    async with sessions.begin() as session:
-        await session.execute(
-            delete(IdempotencyRecord).where(IdempotencyRecord.subject == subject, IdempotencyRecord.key == key)
+    session: AsyncSession, subject: str, key: str, status_code: int, content_type: str | None, body: bytes
+) -> bool:
+    """Keeps this answer for replays unless another request with the key answered first; True if this one is kept."""
+    result = await session.execute(
+        update(IdempotencyRecord)
+        .where(
+            IdempotencyRecord.subject == subject,
+            IdempotencyRecord.key == key,
+            IdempotencyRecord.status_code.is_(None),
         )
+        .values(status_code=status_code, content_type=content_type, body=body)
+    )
+    return bool(result.rowcount) if isinstance(result, CursorResult) else False

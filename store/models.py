@@ -3,9 +3,11 @@
 from datetime import datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -72,6 +74,19 @@ class AppPlan(Base):
     monthly_price_cents: Mapped[int] = mapped_column(Integer)
 
     app: Mapped[App] = relationship(back_populates="plans")
+
+
+class AppClaim(Base):
+    """Which ISV an app id belongs to, from the start of its onboarding; the primary key settles two ISVs' race.
+
+    No foreign keys: the claim is written before the onboarding's workflow registers the ISV."""
+
+    __tablename__ = "app_claims"
+
+    app_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    isv_id: Mapped[str] = mapped_column(String(63))
+    onboarding_id: Mapped[str] = mapped_column(String(127))
+    claimed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class OnboardingEvent(Base):
@@ -189,7 +204,8 @@ class RevenueShare(Base):
 
 
 class WebhookEvent(Base):
-    """Payment webhooks received; the unique event id refuses replays."""
+    """Payment webhooks received, kept (the inbox) until the subscription's workflow has them; the unique event id
+    stores each event once. States and backoff: domain/delivery.py."""
 
     __tablename__ = "webhook_events"
 
@@ -199,6 +215,37 @@ class WebhookEvent(Base):
     payment_id: Mapped[str] = mapped_column(String(100))
     invoice_number: Mapped[str] = mapped_column(String(200))
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # None only for events stored before migration 0007, which were all delivered when they arrived.
+    subscription_id: Mapped[str | None] = mapped_column(String(127))
+    payload: Mapped[str | None] = mapped_column(Text)  # the verified body as received
+    request_id: Mapped[str | None] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    # When the relay may try (again); None once delivered or undeliverable. While an attempt runs it is a lease.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    # JSON {"status", "code", "message", "details"}: the answer an undeliverable event gets when sent again.
+    refusal: Mapped[str | None] = mapped_column(Text)
+
+
+class OutgoingWebhook(Base):
+    """The payment sandbox's outbox: each webhook it reports, recorded with its charge and resent until taken."""
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    event_id: Mapped[str] = mapped_column(String(100), unique=True)
+    url: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)  # the event's JSON; each attempt is signed anew, with its own timestamp
+    state: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When to send (again); None once delivered or given up. While an attempt runs it is a lease.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class ConnectorCallRow(Base):
@@ -318,6 +365,7 @@ class UsageReport(Base):
     """How much of what a partner's customers booked is in use, as ISVs or operators report it."""
 
     __tablename__ = "usage_reports"
+    __table_args__ = (UniqueConstraint("reported_by", "command_id", name="uq_usage_reports_command"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     partner_id: Mapped[str] = mapped_column(String(63), index=True)
@@ -325,6 +373,8 @@ class UsageReport(Base):
     usage_share: Mapped[float] = mapped_column(Numeric(6, 4, asdecimal=False))
     reported_by: Mapped[str] = mapped_column(String(200))
     reported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The command that wrote it (Idempotency-Key or request id), per reporter: a retried command writes it once.
+    command_id: Mapped[str | None] = mapped_column(String(200))
 
 
 class PartnerReviewEvent(Base):
@@ -341,29 +391,84 @@ class PartnerReviewEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
-class AuditEntry(Base):
-    """One row of the append-only, hash-chained audit log (rules in domain/audit.py).
+class AuditContent:
+    """What an audit entry says (domain/audit.py AuditDraft), as columns: shared by the log and its queue."""
 
-    The database refuses UPDATE and DELETE on this table (triggers from migration 0004)."""
-
-    __tablename__ = "audit_log"
-
-    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     kind: Mapped[str] = mapped_column(String(16))
-    subject: Mapped[str] = mapped_column(String(200), index=True)
+    subject: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(200))
-    action: Mapped[str] = mapped_column(String(100), index=True)
-    target: Mapped[str] = mapped_column(String(300), index=True)
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(300))
     outcome: Mapped[str] = mapped_column(String(16))
     request_id: Mapped[str | None] = mapped_column(String(100))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
     status_code: Mapped[int | None] = mapped_column(Integer)
     payload_digest: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(500))
+    event_key: Mapped[str | None] = mapped_column(String(300))
+
+
+class AuditEntry(AuditContent, Base):
+    """One row of the append-only, hash-chained audit log (rules in domain/audit.py).
+
+    The database refuses UPDATE and DELETE on this table (triggers from migration 0004)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index(None, "occurred_at"),
+        Index(None, "subject"),
+        Index(None, "action"),
+        Index(None, "target"),
+    )
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     event_key: Mapped[str | None] = mapped_column(String(300), unique=True)
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditQueueEntry(AuditContent, Base):
+    """An entry waiting to be chained: writers only insert here, so no command waits on the chain's tail; the
+    sequencer (store/audit.py) moves entries into audit_log in batches, in the order it finds them."""
+
+    __tablename__ = "audit_queue"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    event_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class CommandIntent(Base):
+    """A command the API is carrying out, written before it reaches Temporal and removed with its audit entry.
+
+    One left behind means the process answering it died (or gave up waiting): store/intents.py finds out from
+    Temporal whether the command took effect and records the entry then, so no accepted command goes unaudited."""
+
+    __tablename__ = "command_intents"
+
+    request_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    # What Temporal knows the command by: the Update id, or the start's memo (the Idempotency-Key or request id).
+    command_id: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str] = mapped_column(String(300))
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    payload_digest: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The API process answering it; None once no process waits for it any more (recovery takes it at once).
+    owner: Mapped[str | None] = mapped_column(String(64))
+
+
+class ApiProcess(Base):
+    """A running API process, as the owner of command intents; its heartbeat says it is alive, so recovery leaves
+    the commands it is answering alone, and takes those of a process whose heartbeat stopped."""
+
+    __tablename__ = "api_processes"
+
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    beat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class IdempotencyRecord(Base):

@@ -9,8 +9,16 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair
 
 # Activities are idempotent, so they are retried until they succeed (or fail for good with a non-retryable error).
-ACTIVITY_TIMEOUT = timedelta(seconds=60)
-ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=5))
+# The backoff stays short: most failures are outages of the store or an endpoint, and work should resume within
+# half a minute of their end. The timeout is what a worker killed mid-activity costs: its attempt counts as failed
+# (and runs again elsewhere) once it passes; every activity's own waits (store, ISV calls) are shorter.
+ACTIVITY_TIMEOUT = timedelta(seconds=20)
+ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+
+# How long a worker may take for one workflow task before Temporal gives the task to another worker. Ours take
+# milliseconds; what this bounds is the wait after a worker died holding a task, during which no command can be
+# taken up by that workflow (Temporal's default, 10 s, is as long as a command waits).
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 
 ResultT = TypeVar("ResultT")
 

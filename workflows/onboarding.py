@@ -6,6 +6,7 @@ the 42-day escalation live in the main loop, and the handlers only change state.
 
 import contextlib
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -52,6 +53,9 @@ class OnboardingInput(BaseModel):
     actor: str
     request: OnboardingRequest | None = None
     state: OnboardingState | None = None
+    # When the API accepted the start: the initial state is computed from it, so the API can answer with that
+    # state without waiting for a worker, and the workflow agrees. Absent in runs started before it existed.
+    started_at: datetime | None = None
 
 
 def search_attributes_of(state: OnboardingState, sla_status: str) -> list[SearchAttributePair[str]]:
@@ -75,7 +79,9 @@ class OnboardingWorkflow:
             self._carried_over = True
         else:
             assert input.request is not None, "a new onboarding needs its request"
-            self._state = rules.start(input.onboarding_id, input.request, input.actor, workflow.now())
+            self._state = rules.start(
+                input.onboarding_id, input.request, input.actor, input.started_at or workflow.now()
+            )
             self._carried_over = False
         self._changed = False
         self._search_attributes = SearchAttributePublisher()

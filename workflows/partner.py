@@ -53,6 +53,9 @@ class PartnerInput(BaseModel):
     actor: str
     enrolment: Enrolment | None = None
     state: PartnerState | None = None
+    # When the API accepted the enrolment: the initial state is computed from it, so the API can answer with that
+    # state without waiting for a worker, and the workflow agrees. Absent in runs started before it existed.
+    enrolled_at: datetime | None = None
 
 
 def search_attributes_of(state: PartnerState) -> list[SearchAttributePair[str]]:
@@ -72,7 +75,7 @@ class PartnerProgramWorkflow:
             self._carried_over = True
         else:
             assert input.enrolment is not None, "a new partner needs its enrolment"
-            self._state = rules.enrol(input.enrolment, input.actor, workflow.now())
+            self._state = rules.enrol(input.enrolment, input.actor, input.enrolled_at or workflow.now())
             self._carried_over = False
         self._signalled: list[SignalledContractEvent] = []
         self._changed = False

@@ -7,7 +7,7 @@ change state or run the one-off work a command asks for; payment webhooks arrive
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -60,6 +60,9 @@ class SubscriptionInput(BaseModel):
     request: BookingRequest | None = None
     plan: BookedPlan | None = None
     state: SubscriptionState | None = None
+    # When the API accepted the booking: the initial state is computed from it, so the API can answer with that
+    # state without waiting for a worker, and the workflow agrees. Absent in runs started before it existed.
+    booked_at: datetime | None = None
 
 
 def search_attributes_of(state: SubscriptionState) -> list[SearchAttributePair[str]]:
@@ -84,7 +87,8 @@ class SubscriptionWorkflow:
             self._carried_over = True
         else:
             assert input.request is not None and input.plan is not None, "a booking needs its request and plan"
-            self._state = rules.book(input.subscription_id, input.request, input.plan, input.actor, workflow.now())
+            booked_at = input.booked_at or workflow.now()
+            self._state = rules.book(input.subscription_id, input.request, input.plan, input.actor, booked_at)
             self._carried_over = False
         self._changed = False
         self._inbox: list[PaymentEvent] = []

@@ -1,20 +1,23 @@
 """The audit log: every command the API answered and every system action, hash-chained; its reading and check."""
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import UTC
 from enum import StrEnum
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
-from api.deps import Sessions, current_principal
+from api import audit_cross_check
+from api.audit_cross_check import CrossCheck
+from api.csv_safe import csv_text
+from api.deps import ChainedUpToNow, Sessions, current_principal
 from api.errors import ERROR_RESPONSES
+from api.params import IsoDateTime
+from api.temporal import TemporalConnector
 from domain.audit import AuditDraft, ChainedEntry, Verification
-from store import audit
+from store import audit, intents
 from store.audit import LogFilter
 
 router = APIRouter(
@@ -36,8 +39,8 @@ class LogQuery(BaseModel):
     target: str | None = Field(None, max_length=300, description="e.g. a workflow id: `subscription-cust-crm`")
     action: str | None = Field(None, max_length=100, description="e.g. `onboarding.advance`, `invoice.issued`")
     outcome: str | None = Field(None, max_length=16, description="accepted, refused, replayed, failed or done")
-    since: AwareDatetime | None = Field(None, description="from this time on (inclusive)")
-    until: AwareDatetime | None = Field(None, description="before this time")
+    since: IsoDateTime | None = Field(None, description="from this time on (inclusive)")
+    until: IsoDateTime | None = Field(None, description="before this time")
     cursor: str | None = Field(None, pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the previous page")
     page_size: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
     format: LogFormat = Field(LogFormat.JSON, description="`csv` exports every matching entry, unpaged")
@@ -59,14 +62,13 @@ class AuditLogPage(BaseModel):
 
 
 def _csv_row(entry: ChainedEntry) -> str:
-    out = io.StringIO()
     values: dict[str, Any] = entry.model_dump(mode="json")
-    csv.writer(out).writerow(["" if values[column] is None else values[column] for column in CSV_COLUMNS])
-    return out.getvalue()
+    # Idempotency-Keys, targets and refusal details carry callers' text: csv_text neutralises formulas in them.
+    return csv_text([["" if values[column] is None else values[column] for column in CSV_COLUMNS]])
 
 
 async def _csv(sessions: Sessions, where: LogFilter) -> AsyncIterator[str]:
-    yield ",".join(CSV_COLUMNS) + "\r\n"
+    yield csv_text([CSV_COLUMNS])
     async for entry in audit.entries(sessions, where):
         yield _csv_row(entry)
 
@@ -77,7 +79,7 @@ async def _csv(sessions: Sessions, where: LogFilter) -> AsyncIterator[str]:
     responses={200: {"content": {CSV_MEDIA_TYPE: {"schema": {"type": "string"}}}}},
     description="Entries oldest first; `format=csv` streams every matching entry as a CSV export.",
 )
-async def read_log(query: Annotated[LogQuery, Query()], sessions: Sessions) -> Any:
+async def read_log(query: Annotated[LogQuery, Query()], sessions: Sessions, _: ChainedUpToNow) -> Any:
     if query.format == LogFormat.CSV:
         return StreamingResponse(
             _csv(sessions, query.where()),
@@ -92,6 +94,43 @@ async def read_log(query: Annotated[LogQuery, Query()], sessions: Sessions) -> A
     return AuditLogPage(items=items, next_cursor=str(items[-1].seq) if more else None)
 
 
-@router.get("/verify", description="Recomputes the hash chain from the first entry and names the first that breaks.")
-async def verify_log(sessions: Sessions) -> Verification:
-    return await audit.verify(sessions)
+class AuditVerification(Verification):
+    """The chain's check, what is not in the chain yet, and (on request) the check against Temporal's histories."""
+
+    queued: int = Field(description="entries answered but not chained yet (the sequencer takes them within a second)")
+    unresolved_commands: int = Field(
+        description="commands whose outcome is not recorded yet: still being answered, or left by a process that "
+        "stopped; recovery asks Temporal what became of them and records their entries"
+    )
+    cross_check: CrossCheck | None = None
+
+
+@router.get(
+    "/verify",
+    description="Chains what is queued, then recomputes the hash chain from the first entry and names the first "
+    "entry that breaks; also counts what is not in the chain yet.",
+)
+async def verify_log(
+    request: Request,
+    sessions: Sessions,
+    _: ChainedUpToNow,
+    cross_check: Annotated[
+        bool,
+        Query(
+            description="also read every workflow history in Temporal and check that each command it accepted (each "
+            "accepted Update, each command-started run) has its entry; costly, it reads every history"
+        ),
+    ] = False,
+) -> AuditVerification:
+    result = await audit.verify(sessions)
+    backlog = await audit.backlog(sessions)
+    checked = None
+    if cross_check:
+        connector: TemporalConnector = request.app.state.temporal
+        checked = await audit_cross_check.cross_check(await connector.client(), sessions)
+    return AuditVerification(
+        **result.model_dump(),
+        queued=backlog.queued,
+        unresolved_commands=await intents.count(sessions),
+        cross_check=checked,
+    )

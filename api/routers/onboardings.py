@@ -4,11 +4,10 @@ from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Path, Query
-from sqlalchemy import select
 
 from api import onboarding_service as service
 from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
-from api.errors import ERROR_RESPONSES, ApiError, not_found
+from api.errors import ERROR_RESPONSES, not_found
 from api.onboarding_service import ONBOARDINGS
 from api.schemas import (
     AdvanceBody,
@@ -20,7 +19,7 @@ from api.schemas import (
     ResumeBody,
 )
 from api.visibility import list_page
-from api.workflow_commands import Commands, UpdateId
+from api.workflow_commands import Commands, CurrentCommand, UpdateId
 from domain.catalogue import CommercialTerms
 from domain.ids import ONBOARDING_ID_PATTERN
 from domain.onboarding.config import ONBOARDING
@@ -35,7 +34,6 @@ from domain.onboarding.model import (
     ResumeCommand,
     SetTermsCommand,
 )
-from store import models
 from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingWorkflow
 
@@ -51,22 +49,13 @@ ItemPath = Annotated[str, Path(max_length=64, description="A checklist item id o
 @router.post("", status_code=HTTPStatus.CREATED)
 async def start_onboarding(
     body: OnboardingRequest,
-    principal: CurrentPrincipal,
+    command: CurrentCommand,
     settings: AppSettings,
     sessions: Sessions,
     client: TemporalClient,
 ) -> OnboardingView:
-    async with sessions() as session:
-        listed = await session.scalar(select(models.App.isv_id).where(models.App.id == body.app.id))
-    if listed is not None and listed != body.isv.id:
-        # App ids are global in the catalogue: another ISV's listing would be overwritten at go-live.
-        raise ApiError(
-            HTTPStatus.CONFLICT,
-            "app_id_taken",
-            f"app id {body.app.id} is already in the catalogue for another ISV",
-            {"app_id": body.app.id},
-        )
-    return await service.start(client, settings.task_queue, body, principal.subject)
+    await service.claim_app(sessions, body)
+    return await service.start(client, settings.task_queue, body, command)
 
 
 @router.get("")
@@ -103,9 +92,13 @@ OnboardingCommandsT = Commands[OnboardingWorkflow, OnboardingView]
 
 
 def _commands(
-    onboarding_id: OnboardingIdPath, principal: CurrentPrincipal, client: TemporalClient, update_id: UpdateId
+    onboarding_id: OnboardingIdPath,
+    principal: CurrentPrincipal,
+    client: TemporalClient,
+    update_id: UpdateId,
+    settings: AppSettings,
 ) -> OnboardingCommandsT:
-    return Commands(ONBOARDINGS, client, onboarding_id, actor=principal.subject, update_id=update_id)
+    return Commands(ONBOARDINGS, client, onboarding_id, principal.subject, update_id, settings.command_wait_seconds)
 
 
 OnboardingCommands = Annotated[OnboardingCommandsT, Depends(_commands)]

@@ -22,7 +22,7 @@ from api.partner_schemas import (
     UsageReportOut,
 )
 from api.partner_service import PARTNERS
-from api.workflow_commands import Commands, UpdateId
+from api.workflow_commands import Commands, CurrentCommand, UpdateId
 from domain.ids import SLUG_PATTERN
 from domain.partners.model import ContractEvent, DecideReview, Enrolment, PartnerView
 from workflows.partner import PartnerProgramWorkflow
@@ -37,10 +37,10 @@ PartnerIdPath = Annotated[str, Path(pattern=SLUG_PATTERN, description="The partn
 
 @router.post("", status_code=HTTPStatus.CREATED)
 async def enrol_partner(
-    body: Enrolment, principal: CurrentPrincipal, settings: AppSettings, client: TemporalClient
+    body: Enrolment, command: CurrentCommand, settings: AppSettings, client: TemporalClient
 ) -> PartnerView:
     """Places the partner by `last_year_points`, or by `legacy_level` for a partner of the old programme."""
-    return await service.enrol(client, settings.task_queue, body, principal.subject)
+    return await service.enrol(client, settings.task_queue, body, command)
 
 
 @router.get("")
@@ -77,9 +77,13 @@ PartnerCommandsT = Commands[PartnerProgramWorkflow, PartnerView]
 
 
 def _commands(
-    partner_id: PartnerIdPath, principal: CurrentPrincipal, client: TemporalClient, update_id: UpdateId
+    partner_id: PartnerIdPath,
+    principal: CurrentPrincipal,
+    client: TemporalClient,
+    update_id: UpdateId,
+    settings: AppSettings,
 ) -> PartnerCommandsT:
-    return Commands(PARTNERS, client, partner_id, actor=principal.subject, update_id=update_id)
+    return Commands(PARTNERS, client, partner_id, principal.subject, update_id, settings.command_wait_seconds)
 
 
 PartnerCommands = Annotated[PartnerCommandsT, Depends(_commands)]
@@ -91,7 +95,7 @@ PartnerCommands = Annotated[PartnerCommandsT, Depends(_commands)]
 )
 async def record_contract(event: ContractEvent, commands: PartnerCommands, response: Response) -> ContractAnswer:
     """Awards the event's points once per reference id: 201 for a new award, 200 (`duplicate`) for a repeat."""
-    answer = await service.record_contract(commands.client, commands.ident, event, commands.actor, commands.update_id)
+    answer = await service.record_contract(commands, event)
     response.status_code = HTTPStatus.OK if answer.duplicate else HTTPStatus.CREATED
     return answer
 
@@ -112,6 +116,8 @@ async def report_usage(
     principal: CurrentPrincipal,
     sessions: Sessions,
     client: TemporalClient,
+    update_id: UpdateId,
 ) -> UsageReportOut:
-    """Usage of what the partner's customers booked, counted in its next quality report."""
-    return await service.record_usage(client, sessions, partner_id, body, principal)
+    """Usage of what the partner's customers booked, counted in its next quality report; a retry of the same
+    request (Idempotency-Key) writes it once."""
+    return await service.record_usage(client, sessions, partner_id, body, principal, update_id)

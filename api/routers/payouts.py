@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES, ApiError
 from api.payout_schemas import PayoutFilters, PayoutList, PayoutRun, RunStatus
+from api.workflow_commands import CurrentCommand, start_once
 from domain import payouts
 from domain.payouts import MONTH_PATTERN, PayoutStatementView
 from store import models
@@ -77,7 +78,7 @@ async def list_payouts(
 )
 async def run_payout(
     month: MonthPath,
-    principal: CurrentPrincipal,
+    command: CurrentCommand,
     settings: AppSettings,
     sessions: Sessions,
     client: TemporalClient,
@@ -90,15 +91,17 @@ async def run_payout(
         )
     workflow_id = payouts.payout_workflow_id(month)
     try:
-        handle = await client.start_workflow(
+        run = await start_once(
+            client,
             PayoutWorkflow.run,
-            PayoutInput(month=month, actor=principal.subject),
+            PayoutInput(month=month, actor=command.actor),
+            command,
             id=workflow_id,
             task_queue=settings.task_queue,
             # A finished month may be run again; one in flight is answered, not started twice.
             id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
         )
-        result = await asyncio.wait_for(handle.result(), RUN_WAIT_SECONDS)
+        result = await asyncio.wait_for(run.handle.result(), RUN_WAIT_SECONDS)
     except (WorkflowAlreadyStartedError, TimeoutError):
         response.status_code = HTTPStatus.ACCEPTED
         in_flight = await _statements(sessions, month)

@@ -23,7 +23,7 @@ from api.subscription_schemas import (
 )
 from api.subscription_service import SUBSCRIPTIONS
 from api.visibility import list_page
-from api.workflow_commands import Commands, UpdateId
+from api.workflow_commands import Commands, CurrentCommand, UpdateId
 from domain.payments import PaymentMethod
 from domain.subscription.model import (
     BookingRequest,
@@ -48,13 +48,13 @@ ExportIdPath = Annotated[str, Path(pattern=EXPORT_ID_PATTERN, description="An id
 @router.post("", status_code=HTTPStatus.CREATED)
 async def book_subscription(
     body: BookingRequest,
-    principal: CurrentPrincipal,
+    command: CurrentCommand,
     settings: AppSettings,
     sessions: Sessions,
     client: TemporalClient,
 ) -> SubscriptionView:
     plan = await service.booked_plan(sessions, body)
-    return await service.book(client, settings.task_queue, body, plan, principal.subject)
+    return await service.book(client, settings.task_queue, body, plan, command)
 
 
 @router.get("")
@@ -125,8 +125,9 @@ def _commands(
     principal: CurrentPrincipal,
     client: TemporalClient,
     update_id: UpdateId,
+    settings: AppSettings,
 ) -> SubscriptionCommandsT:
-    return Commands(SUBSCRIPTIONS, client, subscription_id, actor=principal.subject, update_id=update_id)
+    return Commands(SUBSCRIPTIONS, client, subscription_id, principal.subject, update_id, settings.command_wait_seconds)
 
 
 SubscriptionCommands = Annotated[SubscriptionCommandsT, Depends(_commands)]

@@ -75,6 +75,7 @@ async def workflow_history(
         exported = await history.raw_history_json(client, workflow_id, run_id)
         return Response(exported, media_type="application/json")
     # Refused commands never reach Temporal's history; the audit log has them, so the timeline shows them too.
+    await audit.drain(sessions)
     refusals = (
         []
         if run_id

@@ -29,6 +29,7 @@ class LoopbackServer:
     reply: dict[str, Any] = field(default_factory=lambda: {"ok": True})
     requests: list[Received] = field(default_factory=list)
     url: str = ""  # set once it listens; kept after it stops, for assertions
+    delay: float = 0.0  # seconds before each answer: a slow endpoint
     _server: asyncio.Server | None = None
 
     async def __aenter__(self) -> "LoopbackServer":
@@ -52,6 +53,7 @@ class LoopbackServer:
             headers[name.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.requests.append(Received(method, path, headers, body))
+        await asyncio.sleep(self.delay)
         status = self.statuses[len(self.requests) - 1] if len(self.requests) <= len(self.statuses) else 200
         content = json.dumps(self.reply if status < 300 else {"error": HTTPStatus(status).phrase}).encode()
         head = (

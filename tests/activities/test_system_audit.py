@@ -80,6 +80,8 @@ def crash_before_the_audit_write(monkeypatch: pytest.MonkeyPatch) -> Callable[[M
 
 
 async def logged(sessions: async_sessionmaker[AsyncSession], action: SystemAction) -> list[ChainedEntry]:
+    """The chained entries of `action`, once the sequencer has taken what the activities queued."""
+    await audit.drain(sessions)
     return [entry async for entry in audit.entries(sessions, audit.LogFilter(action=action.value))]
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 import pytest_asyncio
+from fastapi import FastAPI
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -111,6 +112,7 @@ class Api:
     env: WorkflowEnvironment
     settings: Settings
     started: list[str] = field(default_factory=list)
+    app: FastAPI | None = None
 
     def request_body(self, isv: str = ISV_A, app: str | None = None, partner_manager: str = PM) -> dict[str, Any]:
         return {
@@ -166,18 +168,24 @@ class Api:
 
 @asynccontextmanager
 async def serving(
-    env: WorkflowEnvironment, directory: Path, extra_keys: dict[str, dict[str, Any]] | None = None
+    env: WorkflowEnvironment,
+    directory: Path,
+    extra_keys: dict[str, dict[str, Any]] | None = None,
+    **overrides: object,
 ) -> AsyncIterator[Api]:
     """The app and a worker on `env`, with a migrated database and the export directory under `directory`."""
-    settings = api_settings(await migrated_database(directory), extra_keys, export_dir=directory / "exports")
-    app = create_app(settings, temporal_client=env.client)
+    database = await migrated_database(directory)
+    settings = api_settings(database, extra_keys, **{"export_dir": directory / "exports", **overrides})
+    # On the time-skipping server, commands are accepted at its time, as the workflows see it.
+    clock = env.get_current_time if env.supports_time_skipping else None
+    app = create_app(settings, temporal_client=env.client, clock=clock)
     # ASGITransport runs no lifespan; entering it here gives the app its shutdown (engine disposal).
     async with (
         app.router.lifespan_context(app),
         create_worker(env.client, settings),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
-        api = Api(http, env, settings)
+        api = Api(http, env, settings, app=app)
         yield api
         await api.terminate_running()
 

@@ -15,7 +15,7 @@ import pytest
 
 from api.policy import ROUTE_POLICY
 from domain.onboarding.config import StageId
-from tests.api.conftest import PM, Api, assert_error, auth, key_of
+from tests.api.conftest import PM, Api, assert_error, auth, key_of, new_onboarding_id
 
 
 async def log(api: Api, query: str = "", as_role: str = "auditor") -> list[dict[str, Any]]:
@@ -253,6 +253,44 @@ async def test_the_log_exports_as_csv(api: Api):
     rows = list(csv.DictReader(io.StringIO(response.text)))
     assert [(row["action"], row["subject"], row["outcome"]) for row in rows] == [("onboarding.start", PM, "accepted")]
     assert len(rows[0]["hash"]) == 64
+
+
+async def test_the_log_csv_neutralises_spreadsheet_formulas_in_callers_text(api: Api):
+    _, onboarding = new_onboarding_id()  # unknown: every command is refused, and each is logged with its key
+    keys = ["=2+3", "+cmd", "-x", "@x", "\tx", "\rx", "plain-key"]
+    for key in keys:
+        headers = tagged(**{"Idempotency-Key": key})
+        response = await api.http.post(f"/api/v1/onboardings/{onboarding}/hold", json={"reason": "x"}, headers=headers)
+        assert response.status_code == 404, response.text
+
+    response = await api.http.get(
+        f"/api/v1/audit/log?format=csv&target=onboarding-{onboarding}", headers=auth("auditor")
+    )
+
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert [row["idempotency_key"] for row in rows] == ["'=2+3", "'+cmd", "'-x", "'@x", "'\tx", "'\rx", "plain-key"]
+    assert all(row["status_code"] == "404" for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [("until=0.5", "query.until"), ("since=1700000000", "query.since"), ("since=2026-11-30", "query.since")],
+)
+async def test_log_times_that_are_not_iso_8601_date_times_are_invalid(api: Api, query: str, field: str):
+    # pydantic alone reads a number as Unix time: "0.5" would be half a second after 1970.
+    response = await api.http.get(f"/api/v1/audit/log?{query}", headers=auth("auditor"))
+
+    [detail] = assert_error(response, 422, "validation_error")
+    assert detail["field"] == field
+    assert "ISO 8601" in detail["message"]
+
+
+async def test_log_times_in_iso_8601_with_a_time_zone_filter_the_log(api: Api):
+    view = await api.start()
+    target = f"&target=onboarding-{view['id']}"
+
+    assert [entry["action"] for entry in await log(api, f"&since=2000-01-01T00:00:00Z{target}")] == ["onboarding.start"]
+    assert await log(api, f"&until=2000-01-01T01:00:00%2B01:00{target}") == []
 
 
 async def test_verify_reports_an_intact_chain(api: Api):

@@ -94,9 +94,49 @@ async def test_a_system_action_with_an_event_key_is_recorded_once(migrated_datab
         occurred_at=AT,
         event_key="invoice.issued:INV-1",
     )
-    assert await audit.append(sessions, draft) is not None
-    assert await audit.append(sessions, draft) is None
+    await audit.append(sessions, draft)
+    await audit.append(sessions, draft)
     assert await audit.count(sessions) == 1
+
+
+async def test_a_command_answered_twice_under_one_key_counts_once_and_the_second_reads_replayed(
+    migrated_database: AsyncEngine,
+):
+    sessions = sessions_of(migrated_database)
+    first = command(1).model_copy(update={"idempotency_key": "k-1", "event_key": "command:pm-anna:k-1"})
+    second = first.model_copy(update={"request_id": "req-2"})
+    await audit.enqueue(sessions, first)
+    await audit.enqueue(sessions, second)
+    await audit.drain(sessions)
+    outcomes = [(entry.request_id, entry.outcome) async for entry in audit.entries(sessions)]
+    assert outcomes == [("req-1", Outcome.ACCEPTED), ("req-2", Outcome.REPLAYED)]
+    assert (await audit.verify(sessions)).ok
+
+
+async def test_queued_entries_wait_outside_the_chain_until_a_sequencer_takes_them(migrated_database: AsyncEngine):
+    sessions = sessions_of(migrated_database)
+    for n in range(1, 4):
+        await audit.enqueue(sessions, command(n))
+    assert await audit.count(sessions) == 0
+    assert (await audit.backlog(sessions)).queued == 3
+    assert await audit.sequence(sessions, batch=2) == 2
+    assert await audit.sequence(sessions, batch=2) == 1
+    assert await audit.sequence(sessions) == 0
+    assert ((await audit.backlog(sessions)).queued, await audit.count(sessions)) == (0, 3)
+    assert [entry.request_id async for entry in audit.entries(sessions)] == ["req-1", "req-2", "req-3"]
+
+
+async def test_concurrent_sequencers_never_fork_the_chain(migrated_database: AsyncEngine):
+    sessions = sessions_of(migrated_database)
+    other_process = sessions_of(migrated_database)  # a second pool, as another process would have
+    await asyncio.gather(*(audit.enqueue(sessions, command(n)) for n in range(1, 41)))
+    await asyncio.gather(
+        *(audit.sequence(pool, batch=7) for _ in range(6) for pool in (sessions, other_process)),
+        audit.drain(sessions),
+    )
+    await audit.drain(other_process)
+    result = await audit.verify(sessions)
+    assert result.ok and result.checked == 40
 
 
 @pytest.mark.parametrize("statement", ["UPDATE audit_log SET subject = 'someone-else'", "DELETE FROM audit_log"])
@@ -159,25 +199,42 @@ async def test_the_log_filters_by_subject_target_and_time(migrated_database: Asy
     assert [entry.seq for entry in await audit.page(sessions, LogFilter(), 2, 2)] == [3, 4]
 
 
-async def test_an_idempotency_key_is_claimed_once_answered_once_and_refused_for_another_request(
+async def claim(sessions: async_sessionmaker[AsyncSession], subject: str, fingerprint: str) -> idempotency.Claim:
+    async with sessions.begin() as session:
+        return await idempotency.claim(session, subject, "key-1", fingerprint, AT)
+
+
+async def answer(sessions: async_sessionmaker[AsyncSession], body: bytes) -> bool:
+    async with sessions.begin() as session:
+        return await idempotency.answer(session, "pm-anna", "key-1", 200, "application/json", body)
+
+
+async def test_an_idempotency_key_runs_until_answered_then_replays_and_is_refused_for_another_request(
     migrated_database: AsyncEngine,
 ):
     sessions = sessions_of(migrated_database)
-    first = await idempotency.claim(sessions, "pm-anna", "key-1", "print-a", AT)
-    assert first.state == ClaimState.NEW
-    assert (await idempotency.claim(sessions, "pm-anna", "key-1", "print-a", AT)).state == ClaimState.IN_FLIGHT
-    await idempotency.answer(sessions, "pm-anna", "key-1", 200, "application/json", b'{"ok":1}')
-    again = await idempotency.claim(sessions, "pm-anna", "key-1", "print-a", AT)
+    assert (await claim(sessions, "pm-anna", "print-a")).state == ClaimState.RUN
+    # Not answered yet (still running, or its process died): the same request runs again, idempotently.
+    assert (await claim(sessions, "pm-anna", "print-a")).state == ClaimState.RUN
+    assert await answer(sessions, b'{"ok":1}')
+    again = await claim(sessions, "pm-anna", "print-a")
     assert (again.state, again.status_code, again.body) == (ClaimState.ANSWERED, 200, b'{"ok":1}')
-    assert (await idempotency.claim(sessions, "pm-anna", "key-1", "print-b", AT)).state == ClaimState.OTHER_REQUEST
+    assert (await claim(sessions, "pm-anna", "print-b")).state == ClaimState.OTHER_REQUEST
     # Keys belong to their caller: another subject's identical key is a new claim.
-    assert (await idempotency.claim(sessions, "pm-ben", "key-1", "print-b", AT)).state == ClaimState.NEW
+    assert (await claim(sessions, "pm-ben", "print-b")).state == ClaimState.RUN
 
 
-async def test_a_released_or_abandoned_claim_can_be_taken_again(migrated_database: AsyncEngine):
+async def test_the_first_answer_to_a_key_is_the_one_kept(migrated_database: AsyncEngine):
     sessions = sessions_of(migrated_database)
-    await idempotency.claim(sessions, "pm-anna", "key-1", "print-a", AT)
-    await idempotency.release(sessions, "pm-anna", "key-1")
-    assert (await idempotency.claim(sessions, "pm-anna", "key-1", "print-a", AT)).state == ClaimState.NEW
-    later = AT + idempotency.STALE_CLAIM + timedelta(seconds=1)
-    assert (await idempotency.claim(sessions, "pm-anna", "key-1", "print-a", later)).state == ClaimState.NEW
+    await claim(sessions, "pm-anna", "print-a")
+    assert await answer(sessions, b'{"first":1}')
+    assert not await answer(sessions, b'{"second":1}')
+    assert (await claim(sessions, "pm-anna", "print-a")).body == b'{"first":1}'
+
+
+async def test_concurrent_claims_of_one_key_leave_one_record(migrated_database: AsyncEngine):
+    sessions = sessions_of(migrated_database)
+    claims = await asyncio.gather(*(claim(sessions, "pm-anna", "print-a") for _ in range(16)))
+    assert {found.state for found in claims} == {ClaimState.RUN}
+    assert await answer(sessions, b"{}")
+    assert not await answer(sessions, b"{}")
