@@ -59,7 +59,7 @@ class Settings(BaseSettings):
     worker_processes: int = Field(1, ge=1, le=32)
     # How long a command waits for its workflow before answering without the result: 503 when the workflow has not
     # taken it up (no worker), 202 when it has and is still carrying it out (e.g. an activity waiting for the store).
-    command_wait_seconds: float = Field(10.0, gt=0, le=60)
+    command_wait_seconds: float = Field(15.0, gt=0, le=60)
 
     @property
     def exports_path(self) -> Path:

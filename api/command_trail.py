@@ -27,7 +27,7 @@ from domain.audit import AuditDraft, EntryKind, Outcome, payload_digest
 from domain.roles import Principal
 from settings import Settings
 from store import audit, idempotency, intents
-from store.db import as_utc, is_outage
+from store.db import is_outage
 from store.idempotency import Claim, ClaimState
 from store.models import CommandIntent
 
@@ -218,20 +218,8 @@ def replay_of(response: _Captured) -> Callable[[CommandIntent], AuditDraft]:
     """The entry of an earlier attempt of a command whose answer is `response`: it reads as a replay of it."""
 
     def entry(intent: CommandIntent) -> AuditDraft:
-        return AuditDraft(
-            kind=EntryKind.COMMAND,
-            subject=intent.subject,
-            role=intent.role,
-            action=intent.action,
-            target=intent.target,
-            outcome=Outcome.REPLAYED,
-            occurred_at=as_utc(intent.started_at),
-            request_id=intent.request_id,
-            idempotency_key=intent.idempotency_key,
-            status_code=response.status,
-            payload_digest=intent.payload_digest,
-            detail="answered by a later request with the same Idempotency-Key",
-        )
+        detail = "answered by a later request with the same Idempotency-Key"
+        return intents.entry_of(intent, Outcome.REPLAYED, response.status, detail)
 
     return entry
 

@@ -27,9 +27,8 @@ from api.policy import Effect
 from api.temporal import TemporalConnector
 from api.workflow_commands import started_by, within
 from background import PeriodicJob
-from domain.audit import AuditDraft, EntryKind, Outcome
+from domain.audit import AuditDraft, Outcome
 from store import intents, models
-from store.db import as_utc
 from store.models import CommandIntent
 
 logger = logging.getLogger(__name__)
@@ -70,8 +69,10 @@ class IntentRecovery:
         many it settled."""
         now = datetime.now(UTC)
         await intents.beat(self._sessions, self._in_flight.owner, now)
+        # The live set itself, not a copy: it is checked after the query, so a request that wrote its intent while
+        # the query ran is still seen as live.
         orphans = await intents.orphans(
-            self._sessions, owner=self._in_flight.owner, live=set(self._in_flight.requests), now=now
+            self._sessions, owner=self._in_flight.owner, live=self._in_flight.requests, now=now
         )
         if not orphans:
             return 0
@@ -142,19 +143,5 @@ async def _find_update(client: Client, intent: CommandIntent) -> Finding | None:
 def _entry(intent: CommandIntent, finding: Finding) -> AuditDraft:
     # A command that did not take effect does not use up its Idempotency-Key's one entry: a retry may still run it.
     took_effect = finding.outcome in (Outcome.ACCEPTED, Outcome.REFUSED)
-    key = intent.idempotency_key if took_effect else None
-    return AuditDraft(
-        kind=EntryKind.COMMAND,
-        subject=intent.subject,
-        role=intent.role,
-        action=intent.action,
-        target=intent.target,
-        outcome=finding.outcome,
-        occurred_at=as_utc(intent.started_at),
-        request_id=intent.request_id,
-        idempotency_key=intent.idempotency_key,
-        status_code=finding.status_code,
-        payload_digest=intent.payload_digest,
-        detail=finding.detail,
-        event_key=command_event_key(intent.subject, key, intent.request_id),
-    )
+    event_key = command_event_key(intent.subject, intent.idempotency_key if took_effect else None, intent.request_id)
+    return intents.entry_of(intent, finding.outcome, finding.status_code, finding.detail, event_key)

@@ -32,7 +32,6 @@ from temporalio.workflow import UpdateMethodMultiParam
 from api.command_trail import request_id_of
 from api.deps import CurrentPrincipal
 from api.errors import RETRY_AFTER_SECONDS, ApiError, CommandPending, invalid_request, not_found, refusal
-from workflows.effects import WORKFLOW_TASK_TIMEOUT
 
 Clock = Callable[[], Awaitable[datetime]]
 
@@ -42,8 +41,10 @@ async def wall_clock() -> datetime:
     return datetime.now(UTC)
 
 
-# How long a command waits for its Update before the API answers without its result (503 or 202).
-DEFAULT_COMMAND_WAIT_SECONDS = 10.0
+# How long a command waits for its Update before the API answers without its result (503 or 202). Longer than
+# Temporal's workflow task timeout (10 s) plus the worker's sticky queue timeout (3 s): a worker that died holding
+# the workflow's task delays a command by that long, and the command should still be answered.
+DEFAULT_COMMAND_WAIT_SECONDS = 15.0
 
 WorkflowT = TypeVar("WorkflowT")
 ViewT = TypeVar("ViewT")
@@ -116,9 +117,7 @@ async def start_once(
     started names it in its memo, so the retry answers as the first attempt would have instead of "exists"."""
     memo = {COMMAND_MEMO: {"id": command.command_id, "by": command.actor}}
     try:
-        handle = await client.start_workflow(
-            run, arg, id=id, task_queue=task_queue, memo=memo, task_timeout=WORKFLOW_TASK_TIMEOUT, **options
-        )
+        handle = await client.start_workflow(run, arg, id=id, task_queue=task_queue, memo=memo, **options)
         return StartedRun(handle, True)
     except WorkflowAlreadyStartedError:
         handle = client.get_workflow_handle_for(run, id)

@@ -34,7 +34,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from settings import Settings
-from store import migrate, models
+from store import catalogue, migrate
 from store.db import create_engine, create_session_factory
 from worker import data_converter
 from workflows import search_attributes
@@ -272,27 +272,9 @@ async def scratch_database(store: Store, directory: Path, postgres_url: str) -> 
 
 
 async def publish_app(engine: AsyncEngine) -> str:
-    """Puts a live app with 1- and 12-month plans into the catalogue, as a go-live would (tests/api/conftest.py)."""
-    isv_id, app_id = "acme", f"crm-{uuid.uuid4().hex[:8]}"
-    now = datetime.now(UTC)
-    async with create_session_factory(engine).begin() as session:
-        isv = models.Isv(id=isv_id, name="Acme Software GmbH", contact_email="partners@acme.example", created_at=now)
-        session.add(isv)
-        await session.flush()
-        session.add(
-            models.App(
-                id=app_id,
-                isv_id=isv_id,
-                name="Acme CRM",
-                category="crm_customer_management",
-                revenue_share_percent=70,
-                trial_days=30,
-                listing_fee_cents=0,
-                onboarding_id=f"{isv_id}-{app_id}",
-                published_at=now,
-                plans=[models.AppPlan(term_months=term, monthly_price_cents=cents) for term, cents in PRICES.items()],
-            )
-        )
+    """Puts a live app with 1- and 12-month plans into the catalogue, as a go-live would."""
+    app_id = f"crm-{uuid.uuid4().hex[:8]}"
+    await catalogue.publish_live_app(create_session_factory(engine), "acme", app_id, PRICES, datetime.now(UTC))
     return app_id
 
 

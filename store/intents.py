@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.audit import AuditDraft
+from domain.audit import AuditDraft, EntryKind, Outcome
 from store import audit
-from store.db import insert_ignoring_conflict
+from store.db import as_utc, insert_ignoring_conflict
 from store.models import ApiProcess, CommandIntent
 
 # A process whose heartbeat is older than this has stopped; an intent younger than this is never taken from its
@@ -29,6 +29,27 @@ _FORGET_AFTER = timedelta(days=1)
 
 def record(session: AsyncSession, intent: CommandIntent) -> None:
     session.add(intent)
+
+
+def entry_of(
+    intent: CommandIntent, outcome: Outcome, status_code: int | None, detail: str, event_key: str | None = None
+) -> AuditDraft:
+    """The audit entry of the command an intent stands for, once its outcome is known."""
+    return AuditDraft(
+        kind=EntryKind.COMMAND,
+        subject=intent.subject,
+        role=intent.role,
+        action=intent.action,
+        target=intent.target,
+        outcome=outcome,
+        occurred_at=as_utc(intent.started_at),
+        request_id=intent.request_id,
+        idempotency_key=intent.idempotency_key,
+        status_code=status_code,
+        payload_digest=intent.payload_digest,
+        detail=detail,
+        event_key=event_key,
+    )
 
 
 async def settle(session: AsyncSession, request_id: str, draft: AuditDraft) -> bool:
@@ -110,6 +131,7 @@ async def orphans(
     )
     async with sessions() as session:
         rows = (await session.scalars(query)).all()
+    # Checked after the query: a request that started meanwhile wrote its intent after adding itself to `live`.
     return [row for row in rows if row.request_id not in live]
 
 

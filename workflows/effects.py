@@ -15,11 +15,6 @@ from temporalio.common import RetryPolicy, SearchAttributePair
 ACTIVITY_TIMEOUT = timedelta(seconds=20)
 ACTIVITY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 
-# How long a worker may take for one workflow task before Temporal gives the task to another worker. Ours take
-# milliseconds; what this bounds is the wait after a worker died holding a task, during which no command can be
-# taken up by that workflow (Temporal's default, 10 s, is as long as a command waits).
-WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
-
 ResultT = TypeVar("ResultT")
 
 

@@ -25,9 +25,9 @@ from api.app import create_app
 from domain.ids import onboarding_id, onboarding_workflow_id, partner_workflow_id, subscription_workflow_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from settings import Settings
-from store import migrate, models
+from store import catalogue, migrate, models
 from store.db import create_engine, create_session_factory
-from tests.conftest import test_settings
+from tests.conftest import test_settings, time_skipping_server
 from worker import create_worker
 
 # ISV ids carry a run-unique suffix: the dev server's visibility is shared by every test of the session.
@@ -131,7 +131,14 @@ class Api:
         assert response.status_code == 201, response.text
         view: dict[str, Any] = response.json()
         self.started.append(view["id"])
+        await self.taken_up(onboarding_workflow_id(view["id"]))
         return view
+
+    async def taken_up(self, workflow_id: str) -> None:
+        """Waits for a worker to run the new workflow's first task. A start answers before that; on the time-skipping
+        server a test that moved the clock right away would skip past the task's own timeout."""
+        if self.env.supports_time_skipping:
+            await self.env.client.get_workflow_handle(workflow_id).query("__stack_trace")
 
     async def command(self, onboarding: str, path: str, body: Any = None, as_role: str = "pm") -> httpx.Response:
         return await self.http.post(f"/api/v1/onboardings/{onboarding}/{path}", json=body, headers=auth(as_role))
@@ -199,6 +206,14 @@ async def migrated_database(directory: Path) -> str:
 
 
 @pytest_asyncio.fixture(scope="module")
+async def time_skipping_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A server per module, as long-lived as the module's app and worker: a workflow whose worker is gone (another
+    module's) would hold up the clock these tests move."""
+    async with time_skipping_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="module")
 async def api(time_skipping_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Api]:
     async with serving(time_skipping_env, tmp_path_factory.mktemp("api")) as served:
         yield served
@@ -237,26 +252,8 @@ METHODS: dict[str, dict[str, Any]] = {
 async def publish_app(database_url: str, isv_id: str) -> str:
     """Puts a live app with 1- and 12-month plans into the catalogue, as a go-live would; returns its id."""
     app_id = f"crm-{uuid.uuid4().hex[:8]}"
-    now = datetime.now(UTC)
     engine = create_engine(database_url)
-    async with create_session_factory(engine).begin() as session:
-        if await session.get(models.Isv, isv_id) is None:
-            session.add(models.Isv(id=isv_id, name=f"{isv_id} GmbH", contact_email="p@isv.example", created_at=now))
-            await session.flush()
-        session.add(
-            models.App(
-                id=app_id,
-                isv_id=isv_id,
-                name="Acme CRM",
-                category="crm_customer_management",
-                revenue_share_percent=70,
-                trial_days=30,
-                listing_fee_cents=0,
-                onboarding_id=f"{isv_id}-{app_id}",
-                published_at=now,
-                plans=[models.AppPlan(term_months=term, monthly_price_cents=cents) for term, cents in PRICES.items()],
-            )
-        )
+    await catalogue.publish_live_app(create_session_factory(engine), isv_id, app_id, PRICES, datetime.now(UTC))
     await engine.dispose()
     return app_id
 
@@ -298,6 +295,7 @@ class Subscriptions:
         response = await self.api.http.post("/api/v1/subscriptions", json=body, headers=auth(as_role))
         if response.status_code == 201:
             self.booked.append(response.json()["id"])
+            await self.api.taken_up(subscription_workflow_id(response.json()["id"]))
         return response
 
     async def book(self, as_role: str = "operator", **body: Any) -> dict[str, Any]:
@@ -441,6 +439,7 @@ class Partners:
         response = await self.api.http.post("/api/v1/partners", json=body, headers=auth(as_role))
         if response.status_code == 201:
             self.enrolled.append(response.json()["id"])
+            await self.api.taken_up(partner_workflow_id(response.json()["id"]))
         return response
 
     async def enrol(self, as_role: str = "account_manager", **body: Any) -> dict[str, Any]:

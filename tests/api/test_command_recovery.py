@@ -3,6 +3,8 @@ Temporal by recovery, a retry with the same Idempotency-Key gets the original ou
 at once are one command, and a command is never held for longer than the command wait."""
 
 import asyncio
+import contextlib
+import sqlite3
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -11,10 +13,12 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import Connection, event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.service import RPCError
 
 from api.app import create_app
+from api.command_trail import CommandsInFlight
 from api.intent_recovery import IntentRecovery
 from api.onboarding_service import ONBOARDINGS
 from api.workflow_commands import CommandRef, start_once
@@ -267,3 +271,38 @@ async def test_verify_cross_checks_every_command_temporal_accepted_against_the_l
     [missing] = checked["cross_check"]["missing"]
     assert (missing["workflow_id"], missing["command_id"]) == (onboarding_workflow_id(view["id"]), "x-1")
     assert missing["what"] == "update hold"
+
+
+async def test_recovery_never_takes_a_command_whose_request_began_while_it_looked(api: Api):
+    """A request adds itself to the live requests, then writes its intent; recovery's look for orphans may read that
+    intent, so it must judge "live" after its look, not before."""
+    assert api.app is not None
+    engine: AsyncEngine = api.app.state.engine
+    in_flight: CommandsInFlight = recovery(api)._in_flight
+    request_id = uuid.uuid4().hex
+    looked = False
+
+    def a_request_begins_meanwhile(_connection: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        nonlocal looked
+        if looked or "FROM command_intents" not in statement or not statement.lstrip().startswith("SELECT"):
+            return
+        looked = True
+        in_flight.requests.add(request_id)
+        # The request's own transaction, committed before the look reads the table.
+        with contextlib.closing(sqlite3.connect(make_url(api.settings.database_url).database or "")) as request:
+            request.execute(
+                "INSERT INTO command_intents (request_id, command_id, subject, role, action, target, started_at, "
+                "owner) VALUES (?, ?, 'pm-anna', 'partner_manager', 'onboarding.hold', 'onboarding-x-y', ?, ?)",
+                (request_id, request_id, (datetime.now(UTC) - LONG_AGO).isoformat(), in_flight.owner),
+            )
+            request.commit()
+
+    event.listen(engine.sync_engine, "before_cursor_execute", a_request_begins_meanwhile)
+    try:
+        await recovery(api).run_once()
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", a_request_begins_meanwhile)
+        in_flight.requests.discard(request_id)
+    assert looked
+    async with sessions_of(api)() as session:
+        assert await session.get(models.CommandIntent, request_id) is not None  # left to its request

@@ -39,7 +39,7 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 from settings import Settings
-from store import migrate, models
+from store import catalogue, migrate
 from store.db import create_engine, create_session_factory
 from worker import data_converter
 from workflows import search_attributes
@@ -303,33 +303,13 @@ def sqlite_url(directory: Path) -> str:
 
 
 async def prepare_store(database_url: str) -> str:
-    """Migrates the store and puts one live app with 1- and 12-month plans into the catalogue, as a go-live would
-    (tests/api/conftest.py `publish_app`); returns the app's id."""
-    isv_id, app_id = "acme", f"crm-{uuid.uuid4().hex[:8]}"
-    now = datetime.now(UTC)
+    """Migrates the store and puts one live app with 1- and 12-month plans into the catalogue, as a go-live would;
+    returns the app's id."""
+    app_id = f"crm-{uuid.uuid4().hex[:8]}"
     engine = create_engine(database_url)
     try:
         await migrate.upgrade(engine)
-        async with create_session_factory(engine).begin() as session:
-            if await session.get(models.Isv, isv_id) is None:
-                session.add(
-                    models.Isv(id=isv_id, name="Acme Software GmbH", contact_email="p@acme.example", created_at=now)
-                )
-                await session.flush()
-            session.add(
-                models.App(
-                    id=app_id,
-                    isv_id=isv_id,
-                    name="Acme CRM",
-                    category="crm_customer_management",
-                    revenue_share_percent=70,
-                    trial_days=30,
-                    listing_fee_cents=0,
-                    onboarding_id=f"{isv_id}-{app_id}",
-                    published_at=now,
-                    plans=[models.AppPlan(term_months=term, monthly_price_cents=c) for term, c in PRICES.items()],
-                )
-            )
+        await catalogue.publish_live_app(create_session_factory(engine), "acme", app_id, PRICES, datetime.now(UTC))
     finally:
         await engine.dispose()
     return app_id

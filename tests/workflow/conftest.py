@@ -2,11 +2,10 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
 
 import pytest_asyncio
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.catalogue import CommercialTerms, Plan
@@ -39,7 +38,6 @@ OnboardingHandle = WorkflowHandle[OnboardingWorkflow, OnboardingView]
 class Harness:
     env: WorkflowEnvironment
     settings: Settings
-    started: list[OnboardingHandle] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
@@ -61,20 +59,7 @@ class Harness:
             id=onboarding_workflow_id(ident),
             task_queue=self.settings.task_queue,
         )
-        self.started.append(handle)
         return handle
-
-    async def terminate_running(self) -> None:
-        """Timers of a workflow whose worker is gone would stall the next test's time skipping.
-
-        The short sleep first lets the test server settle a refused Update's speculative workflow
-        task while the worker is still there; without it the next test's time skipping hangs.
-        """
-        await self.env.sleep(timedelta(seconds=1))
-        for handle in self.started:
-            description = await handle.describe()
-            if description.status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test finished")
 
 
 @pytest_asyncio.fixture
@@ -83,7 +68,6 @@ async def harness(time_skipping_env: WorkflowEnvironment, sqlite_url: str) -> As
     harness = Harness(time_skipping_env, settings)
     async with create_worker(time_skipping_env.client, settings):
         yield harness
-        await harness.terminate_running()
 
 
 async def tick_stage(handle: OnboardingHandle, stage: StageId, actor: str = PM) -> OnboardingView:

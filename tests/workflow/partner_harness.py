@@ -2,14 +2,14 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest_asyncio
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.ids import partner_workflow_id
@@ -37,7 +37,6 @@ class PartnerHarness:
     env: WorkflowEnvironment
     settings: Settings
     engine: AsyncEngine
-    started: list[str] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
@@ -54,7 +53,6 @@ class PartnerHarness:
             id=partner_workflow_id(partner),
             task_queue=self.settings.task_queue,
         )
-        self.started.append(handle.id)
         return handle
 
     def latest(self, handle: PartnerHandle) -> WorkflowHandle[Any, PartnerView]:
@@ -105,13 +103,6 @@ class PartnerHarness:
                 )
             )
 
-    async def terminate_running(self) -> None:
-        await self.env.sleep(timedelta(seconds=1))  # see tests/workflow/conftest.py
-        for workflow_id in self.started:
-            handle = self.client.get_workflow_handle(workflow_id)
-            if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-                await handle.terminate("test finished")
-
 
 @pytest_asyncio.fixture
 async def partners(time_skipping_env: WorkflowEnvironment, sqlite_url: str) -> AsyncIterator[PartnerHarness]:
@@ -120,5 +111,4 @@ async def partners(time_skipping_env: WorkflowEnvironment, sqlite_url: str) -> A
     harness = PartnerHarness(time_skipping_env, settings, engine)
     async with create_worker(time_skipping_env.client, settings):
         yield harness
-        await harness.terminate_running()
     await engine.dispose()

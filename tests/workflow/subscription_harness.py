@@ -2,14 +2,14 @@
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest_asyncio
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.client import Client, WorkflowExecutionStatus, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.subscription.model import BookedPlan, BookingRequest, SubscriptionView
@@ -48,7 +48,6 @@ class SubscriptionHarness:
     settings: Settings
     engine: AsyncEngine
     app_id: str
-    started: list[SubscriptionHandle] = field(default_factory=list)
 
     @property
     def client(self) -> Client:
@@ -92,7 +91,6 @@ class SubscriptionHarness:
             id=f"subscription-{subscription_id}",
             task_queue=self.settings.task_queue,
         )
-        self.started.append(handle)
         return handle
 
     async def register_endpoint(self, url: str) -> None:
@@ -132,13 +130,6 @@ class SubscriptionHarness:
         async with self.engine.connect() as connection:
             return list((await connection.execute(query)).all())
 
-    async def terminate_running(self) -> None:
-        await self.env.sleep(timedelta(seconds=1))  # see tests/workflow/conftest.py: settle refused Updates first
-        for handle in self.started:
-            latest = self.latest(handle)
-            if (await latest.describe()).status == WorkflowExecutionStatus.RUNNING:
-                await latest.terminate("test finished")
-
 
 @pytest_asyncio.fixture
 async def subs(
@@ -169,5 +160,4 @@ async def subs(
     harness = SubscriptionHarness(time_skipping_env, settings, engine, app_id)
     async with create_worker(time_skipping_env.client, settings):
         yield harness
-        await harness.terminate_running()
     await engine.dispose()

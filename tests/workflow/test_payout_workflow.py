@@ -6,7 +6,7 @@ shared with the schedule and API tests of payouts.
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -86,13 +86,6 @@ def summary(statements: list[PayoutStatementView]) -> list[tuple[str, str, int, 
     return [(s.isv_id, s.month, s.amount_cents, s.entries, s.status) for s in statements]
 
 
-async def terminate_running(client: Client, workflow_ids: list[str]) -> None:
-    """A run left behind without its worker would stall later tests' time skipping."""
-    for workflow_id in workflow_ids:
-        handle = client.get_workflow_handle(workflow_id)
-        if (await handle.describe()).status == WorkflowExecutionStatus.RUNNING:
-            await handle.terminate("test finished")
-
 
 # --- fixtures ------------------------------------------------------------------------------------
 
@@ -102,10 +95,8 @@ class Payouts:
     env: WorkflowEnvironment
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
-    workflow_ids: list[str] = field(default_factory=list)
 
     async def start(self, month: str | None, workflow_id: str) -> PayoutHandle:
-        self.workflow_ids.append(workflow_id)
         return await self.env.client.start_workflow(
             PayoutWorkflow.run,
             PayoutInput(month=month, actor=ADMIN),
@@ -130,7 +121,6 @@ async def payouts(
     harness = Payouts(time_skipping_env, settings, sessions)
     async with payout_worker(time_skipping_env.client, settings, sessions):
         yield harness
-        await terminate_running(time_skipping_env.client, harness.workflow_ids)
 
 
 # --- a month's run -------------------------------------------------------------------------------
@@ -258,7 +248,6 @@ async def test_a_scheduled_run_waits_out_a_run_of_the_month_in_flight(payouts: P
         in_flight = await payouts.env.client.start_workflow(
             MonthInFlight.run, id=payout_workflow_id(previous), task_queue=queue
         )
-        payouts.workflow_ids.append(in_flight.id)
         scheduled = await payouts.start_scheduled()
         await payouts.env.sleep(timedelta(minutes=3))
         assert await transfers(payouts.sessions) == {}
