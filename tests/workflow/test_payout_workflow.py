@@ -86,7 +86,6 @@ def summary(statements: list[PayoutStatementView]) -> list[tuple[str, str, int, 
     return [(s.isv_id, s.month, s.amount_cents, s.entries, s.status) for s in statements]
 
 
-
 # --- fixtures ------------------------------------------------------------------------------------
 
 
