@@ -3,7 +3,7 @@
 Command bodies leave out `actor`: the API fills it in from the authenticated caller.
 """
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
@@ -12,6 +12,7 @@ from api.schemas import PageQuery
 from domain.ids import ONBOARDING_ID_PATTERN, Slug
 from domain.onboarding.model import Comment
 from domain.subscription.model import InvoiceKind, InvoiceStatus, PaymentEvent, SubscriptionStatus
+from store.db import as_utc
 
 # A subscription is named "{customer}-{app}", two slugs long, like an onboarding "{isv}-{app}".
 SUBSCRIPTION_ID_PATTERN = ONBOARDING_ID_PATTERN
@@ -21,12 +22,7 @@ EXPORT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
 SubscriptionId = Annotated[str, StringConstraints(pattern=SUBSCRIPTION_ID_PATTERN)]
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; the store writes UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 # --- commands --------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 """The marketplace catalogue, read from the store: apps published by onboardings that went live."""
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -12,13 +11,9 @@ from api.schemas import AppFilters, AppList, AppOut, PlanOut
 from domain.ids import SLUG_PATTERN
 from domain.roles import Principal
 from store import models
+from store.db import as_utc
 
 router = APIRouter(prefix="/apps", tags=["catalogue"], responses=ERROR_RESPONSES)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; the store writes UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _app_out(app: models.App, principal: Principal) -> AppOut:
@@ -32,7 +27,7 @@ def _app_out(app: models.App, principal: Principal) -> AppOut:
         trial_days=app.trial_days,
         listing_fee_cents=app.listing_fee_cents,
         plans=[PlanOut(term_months=p.term_months, monthly_price_cents=p.monthly_price_cents) for p in app.plans],
-        published_at=_utc(app.published_at),
+        published_at=as_utc(app.published_at),
     )
 
 
