@@ -86,7 +86,8 @@ class PartnerflowWorker(Worker):
                 await close()
 
 
-def create_worker(client: Client, settings: Settings | None = None) -> Worker:
+def create_worker(client: Client, settings: Settings | None = None, **worker_options: Any) -> Worker:
+    """`worker_options` go to the SDK's Worker as they are (e.g. `max_cached_workflows` in benchmarks)."""
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
     sessions = create_session_factory(engine)
@@ -122,8 +123,10 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
             billing.charge,
             billing.record_payment,
             billing.book_revenue_share,
+            billing.settle_invoice,
             subscriptions.record_subscription,
             subscriptions.send_notification,
+            subscriptions.record_with_notice,
             subscriptions.produce_export,
             connector.call,
             connector.test,
@@ -136,6 +139,7 @@ def create_worker(client: Client, settings: Settings | None = None) -> Worker:
             partners.record_quality_report,
             partners.record_review,
         ],
+        **worker_options,
     )
 
 

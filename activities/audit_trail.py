@@ -33,7 +33,12 @@ async def record_system_action(
     event_key: str,
 ) -> None:
     """Queues the system action for the audit log; the sequencer drops it if an entry with `event_key` is there."""
-    draft = AuditDraft(
+    await audit.enqueue(sessions, system_action(action, target=target, at=at, detail=detail, event_key=event_key))
+
+
+def system_action(action: SystemAction, *, target: str, at: datetime, detail: str, event_key: str) -> AuditDraft:
+    """The audit entry of a system action, for `store.audit.enqueue_in` in the transaction of the change it records."""
+    return AuditDraft(
         kind=EntryKind.SYSTEM.value,
         subject=SYSTEM_SUBJECT,
         role=SYSTEM_ROLE,
@@ -44,4 +49,3 @@ async def record_system_action(
         detail=detail[:DETAIL_LIMIT],
         event_key=event_key,
     )
-    await audit.enqueue(sessions, draft)

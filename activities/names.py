@@ -11,6 +11,10 @@ ISSUE_INVOICE = "billing.issue_invoice"
 CHARGE = "billing.charge"
 RECORD_PAYMENT = "billing.record_payment"
 BOOK_REVENUE_SHARE = "ledger.book_revenue_share"
+# A payment attempt and its outcome in one activity: issue (when new), charge, record, book the revenue share.
+SETTLE_INVOICE = "billing.settle_invoice"
+# A subscription snapshot and the notice about the change it records, in one activity.
+RECORD_SUBSCRIPTION_WITH_NOTICE = "subscription.record_with_notice"
 SEND_NOTIFICATION = "notifications.send"
 PRODUCE_EXPORT = "exports.produce"
 

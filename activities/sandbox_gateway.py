@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from activities.payment_gateway import RecordedCharge
 from activities.webhook_outbox import RESEND_BACKOFF, WebhookOutbox
 from domain.delivery import Backoff
 from domain.payments import DirectDebit, TokenizedMethod, normalize_iban
@@ -27,6 +28,7 @@ from domain.payouts import TransferRequest, TransferResult, TransferStatus
 from domain.signing import SIGNATURE_HEADER, sign
 from domain.subscription.model import ChargeRequest, ChargeResult, ChargeStatus, PaymentEvent, PaymentEventType
 from store import models
+from store.db import insert_ignoring_conflict
 
 TRANSFER_METHOD = "transfer"  # payments.method_type of payouts
 
@@ -38,6 +40,12 @@ class Outcome:
 
 
 SUCCEEDED = Outcome(ChargeStatus.SUCCEEDED)
+
+
+def _result(payment: models.Payment) -> ChargeResult:
+    return ChargeResult(
+        payment_id=payment.payment_id, status=ChargeStatus(payment.status), failure_reason=payment.failure_reason
+    )
 
 
 def _failed(reason: str) -> Outcome:
@@ -120,6 +128,41 @@ class SandboxGateway:
         self.outbox = WebhookOutbox(sessions, secret=webhook_secret, http=http, backoff=resend_backoff)
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
+        attempt, webhook = self._attempt(request)
+        payment, first = await self._record(attempt, webhook)
+        # Only the first answer is reported: a repeated key is the same payment, not a new event (its webhook row
+        # went with the attempt that lost the race for the key).
+        if first and webhook is not None:
+            await self.outbox.send(webhook, attempt=1)
+        return _result(payment)
+
+    async def charge_in(self, session: AsyncSession, request: ChargeRequest) -> RecordedCharge:
+        """`charge` inside the caller's write transaction (the sandbox is in-process: its charge is a row in the
+        store), so the charge commits with the caller's own writes or not at all. Once that transaction has
+        committed, `report` posts the webhook of a first charge; should it never run, the outbox resends it."""
+        attempt, webhook = self._attempt(request)
+        values = {column.key: getattr(attempt, column.key) for column in models.Payment.__table__.columns}
+        values.pop("id")
+        inserted = await session.execute(
+            insert_ignoring_conflict(session, models.Payment, **values).returning(models.Payment.id)  # type: ignore[attr-defined]
+        )
+        if inserted.first() is not None:
+            if webhook is not None:
+                session.add(webhook)
+            return RecordedCharge(_result(attempt), webhook)
+        payment = await session.scalar(
+            select(models.Payment).where(models.Payment.idempotency_key == request.idempotency_key)
+        )
+        if payment is None:  # the conflict was not on the key: a real error, not a repeat
+            raise RuntimeError(f"payment attempt {request.idempotency_key} could not be recorded")
+        return RecordedCharge(_result(payment))  # a repeat: the first attempt's answer, reported by it
+
+    async def report(self, charge: RecordedCharge) -> None:
+        if charge.webhook is not None:
+            await self.outbox.send(charge.webhook, attempt=1)
+
+    def _attempt(self, request: ChargeRequest) -> tuple[models.Payment, models.OutgoingWebhook | None]:
+        """A new attempt under the request's key, and when a URL is set the webhook that reports it."""
         outcome = charge_outcome(request)
         attempt = models.Payment(
             idempotency_key=request.idempotency_key,
@@ -138,14 +181,7 @@ class SandboxGateway:
             reported = ChargeResult(payment_id=attempt.payment_id, status=outcome.status, failure_reason=outcome.reason)
             event = webhook_event(request, reported, attempt.created_at)
             webhook = self.outbox.entry(event["event_id"], self._webhook_url, webhook_body(event), attempt.created_at)
-        payment, first = await self._record(attempt, webhook)
-        # Only the first answer is reported: a repeated key is the same payment, not a new event (its webhook row
-        # went with the attempt that lost the race for the key).
-        if first and webhook is not None:
-            await self.outbox.send(webhook, attempt=1)
-        return ChargeResult(
-            payment_id=payment.payment_id, status=ChargeStatus(payment.status), failure_reason=payment.failure_reason
-        )
+        return attempt, webhook
 
     async def transfer(self, request: TransferRequest) -> TransferResult:
         outcome = TRANSFER_OUTCOMES.get(request.isv_id, SUCCEEDED)

@@ -28,6 +28,7 @@ from domain.subscription.model import (
     ExportFile,
     ExportJob,
     NotificationRecord,
+    NotifiedRecord,
     SubscriptionRecord,
     SubscriptionStatus,
 )
@@ -140,6 +141,12 @@ class SubscriptionActivities:
                 f"{key_time(record.booked_at)}:{key_time(terminated_at)}"
             ),
         )
+
+    @activity.defn(name=names.RECORD_SUBSCRIPTION_WITH_NOTICE)
+    async def record_with_notice(self, change: NotifiedRecord) -> None:
+        """`record_subscription` and then `send_notification`, each idempotent, so a retry repeats neither."""
+        await self.record_subscription(change.record)
+        await self.send_notification(change.notice)
 
     @activity.defn(name=names.SEND_NOTIFICATION)
     async def send_notification(self, note: NotificationRecord) -> None:

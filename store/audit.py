@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Select, delete, func, select, text
+from sqlalchemy import Select, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from background import PeriodicJob
@@ -46,6 +46,12 @@ def _draft(row: AuditQueueEntry) -> AuditDraft:
 def enqueue_in(session: AsyncSession, draft: AuditDraft) -> None:
     """Queues `draft` in the caller's transaction: the entry exists exactly when the change it records does."""
     session.add(AuditQueueEntry(**draft.model_dump(), queued_at=datetime.now(UTC)))
+
+
+async def enqueue_all_in(session: AsyncSession, drafts: list[AuditDraft]) -> None:
+    """`enqueue_in` for several drafts at once, in one statement."""
+    queued_at = datetime.now(UTC)
+    await session.execute(insert(AuditQueueEntry), [{**draft.model_dump(), "queued_at": queued_at} for draft in drafts])
 
 
 async def enqueue(sessions: async_sessionmaker[AsyncSession], draft: AuditDraft) -> None:

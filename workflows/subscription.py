@@ -2,400 +2,74 @@
 
 Timers (trial end, billing periods, dunning retries, suspend-mode expiry) live in the main loop; Updates
 change state or run the one-off work a command asks for; payment webhooks arrive as signals.
+
+This module only declares the workflow; what it does is in `workflows/subscription_process.py`. The sandbox builds
+this module anew for every run it loads and keeps it while the run is cached, so it stays small: the process
+module, passed through, exists once per worker (see its docstring).
 """
 
-import asyncio
-import contextlib
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
-
-from pydantic import BaseModel
 from temporalio import workflow
-from temporalio.common import SearchAttributePair
-from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from activities import names
-    from domain.ids import partner_workflow_id
-    from domain.subscription import payments, records, rules
-    from domain.subscription.config import SUBSCRIPTIONS
-    from domain.subscription.history import note
     from domain.subscription.model import (
-        BookedPlan,
-        BookingRequest,
         CancelCommand,
         ChangePaymentMethodCommand,
-        ChargeResult,
-        ConnectorAction,
-        ConnectorCall,
-        ConnectorReply,
-        ExportFile,
-        ExportJob,
-        ExportRecord,
         ExportRequestCommand,
-        Invoice,
         PaymentEvent,
         ReinstateCommand,
-        SubscriptionState,
-        SubscriptionStatus,
         SubscriptionView,
-        SuspensionReason,
     )
-    from workflows import search_attributes as sa
-    from workflows.effects import SearchAttributePublisher, run_activity
-    from workflows.partner import PartnerProgramWorkflow
-    from workflows.refusals import refuse_unless
-
-
-CommandT = TypeVar("CommandT", bound=BaseModel)
-ResultT = TypeVar("ResultT")
-
-
-class SubscriptionInput(BaseModel):
-    """A new booking (request, plan, actor) or a subscription carried over by continue-as-new (state)."""
-
-    subscription_id: str
-    actor: str
-    request: BookingRequest | None = None
-    plan: BookedPlan | None = None
-    state: SubscriptionState | None = None
-    # When the API accepted the booking: the initial state is computed from it, so the API can answer with that
-    # state without waiting for a worker, and the workflow agrees. Absent in runs started before it existed.
-    booked_at: datetime | None = None
-
-
-def search_attributes_of(state: SubscriptionState) -> list[SearchAttributePair[str]]:
-    """Ids and status only: names, IBANs and e-mail addresses stay out of visibility."""
-    pairs = [
-        SearchAttributePair(sa.CUSTOMER_ID, state.customer.id),
-        SearchAttributePair(sa.APP_ID, state.plan.app_id),
-        SearchAttributePair(sa.ISV_ID, state.plan.isv_id),
-        SearchAttributePair(sa.SUBSCRIPTION_STATUS, state.status.value),
-    ]
-    if state.channel_partner_id:
-        pairs.append(SearchAttributePair(sa.CHANNEL_PARTNER_ID, state.channel_partner_id))
-    return pairs
+    from domain.subscription.model import SubscriptionInput as SubscriptionInput  # re-exported for clients
+    from workflows.subscription_process import SubscriptionProcess
+    from workflows.subscription_process import search_attributes_of as search_attributes_of  # re-exported
 
 
 @workflow.defn
 class SubscriptionWorkflow:
     @workflow.init
     def __init__(self, input: SubscriptionInput) -> None:
-        if input.state is not None:
-            self._state = input.state
-            self._carried_over = True
-        else:
-            assert input.request is not None and input.plan is not None, "a booking needs its request and plan"
-            booked_at = input.booked_at or workflow.now()
-            self._state = rules.book(input.subscription_id, input.request, input.plan, input.actor, booked_at)
-            self._carried_over = False
-        self._changed = False
-        self._inbox: list[PaymentEvent] = []
-        self._collecting = asyncio.Lock()
-        self._search_attributes = SearchAttributePublisher()
+        self._process = SubscriptionProcess(input)
 
     @workflow.run
     async def run(self, input: SubscriptionInput) -> SubscriptionView:
-        self._publish()
-        if not self._carried_over:
-            await self._record()
-            await self._connector(ConnectorAction.PROVISION)
-        while self._state.status != SubscriptionStatus.TERMINATED:
-            await self._wait_for_change_or_deadline()
-            await self._handle_payment_events()
-            renewed = await self._do_due_steps()
-            self._publish()
-            if renewed or workflow.info().is_continue_as_new_suggested():
-                # Payment events that arrive while handlers finish are applied here, not carried unapplied.
-                while True:
-                    await workflow.wait_condition(workflow.all_handlers_finished)
-                    if not self._inbox:
-                        break
-                    await self._handle_payment_events()
-                workflow.continue_as_new(
-                    SubscriptionInput(subscription_id=self._state.id, actor="system", state=self._state)
-                )
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return self.view()
-
-    async def _wait_for_change_or_deadline(self) -> None:
-        self._changed = False
-        if rules.due_step(self._state, workflow.now()) is not None or self._inbox:
-            return
-        deadline = rules.next_deadline(self._state)
-        timeout = None if deadline is None else max(deadline - workflow.now(), timedelta(seconds=1))
-        # A timeout is the deadline arriving, which the caller then handles.
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._changed or bool(self._inbox) or workflow.info().is_continue_as_new_suggested(),
-                timeout=timeout,
-            )
-
-    async def _do_due_steps(self) -> bool:
-        """Performs every step whose time has come; True when the contract renewed (time to continue as new)."""
-        while (step := rules.due_step(self._state, workflow.now())) is not None:
-            now = workflow.now()
-            match step:
-                # Timer-driven changes take effect at their scheduled instant, not when the timer was served.
-                case rules.Step.TRIAL_END if self._state.payment_method is not None:
-                    rules.start_contract(self._state, "system", self._state.trial_ends_at)
-                case rules.Step.TRIAL_END:
-                    ended = self._state.trial_ends_at
-                    rules.transition(self._state, rules.Event.TRIAL_ENDED_WITHOUT_METHOD, "system", ended)
-                    await self._suspended()
-                case rules.Step.INVOICE_PERIOD:
-                    await self._bill(rules.issue_period_invoice(self._state, now))
-                case rules.Step.RENEW:
-                    rules.renew(self._state, now)
-                    await self._record()
-                    return True
-                case rules.Step.END_CONTRACT:
-                    ended = self._state.cancel_at or now
-                    rules.transition(self._state, rules.Event.CONTRACT_ENDED, "system", ended, "cancelled at term end")
-                    await self._suspended()
-                case rules.Step.DUNNING_RETRY:
-                    await self._retry_unpaid()
-                case rules.Step.SUSPEND_FOR_NON_PAYMENT:
-                    rules.transition(self._state, rules.Event.DUNNING_EXHAUSTED, "system", now, "dunning exhausted")
-                    await self._suspended()
-                case rules.Step.REINSTATE_PAID_UP:
-                    rules.reinstate_after_payment(self._state, "system", now)
-                    await self._reinstated()
-                case rules.Step.PAYMENT_UNSETTLED:
-                    for invoice in payments.expire_unsettled(self._state, now):
-                        await self._after_payment(invoice, payments.PaymentOutcome.FAILED)
-                case rules.Step.TERMINATE:
-                    await self._connector(ConnectorAction.DEPROVISION)
-                    ended = self._state.suspend_ends_at or now
-                    rules.transition(self._state, rules.Event.SUSPEND_MODE_ENDED, "system", ended, "data deleted")
-                    await self._record()
-            self._publish()
-        return False
-
-    # --- billing and payments -----------------------------------------------------------------
-
-    async def _bill(self, invoice: Invoice) -> None:
-        await self._activity(names.ISSUE_INVOICE, records.invoice_issue(self._state, invoice))
-        await self._charge(invoice)
-
-    async def _charge(self, invoice: Invoice) -> payments.PaymentOutcome:
-        # One payment attempt at a time: a dunning retry and an operator's reinstatement may both want to
-        # collect the same invoice; the second finds it paid and charges nothing.
-        async with self._collecting:
-            if payments.find_unpaid(self._state, invoice.number) is None:
-                return payments.PaymentOutcome.IGNORED
-            return await self._charge_now(invoice)
-
-    async def _charge_now(self, invoice: Invoice) -> payments.PaymentOutcome:
-        method = self._state.payment_method
-        if method is None:
-            return payments.PaymentOutcome.PENDING  # stays open until a method is on file
-        invoice.attempts += 1
-        invoice.last_attempt_at = workflow.now()
-        request = records.charge_request(self._state, invoice, method)
-        result = await self._activity(names.CHARGE, request, result_type=ChargeResult)
-        outcome = payments.apply_charge_result(self._state, invoice, result, workflow.now())
-        await self._after_payment(invoice, outcome)
-        return outcome
-
-    async def _retry_unpaid(self) -> None:
-        assert self._state.dunning is not None
-        self._state.dunning.retries_done += 1
-        note(self._state, "system", "dunning_retry", workflow.now(), f"retry {self._state.dunning.retries_done}")
-        for invoice in payments.to_collect(self._state):
-            await self._charge(invoice)
-
-    async def _handle_payment_events(self) -> None:
-        while self._inbox:
-            event = self._inbox.pop(0)
-            outcome, invoice = payments.apply_payment_event(self._state, event, workflow.now())
-            if invoice is not None:
-                await self._after_payment(invoice, outcome)
-
-    async def _after_payment(self, invoice: Invoice, outcome: payments.PaymentOutcome) -> None:
-        if outcome in (payments.PaymentOutcome.IGNORED, payments.PaymentOutcome.PENDING):
-            return
-        now = workflow.now()
-        await self._activity(names.RECORD_PAYMENT, records.payment_record(invoice, now))
-        if outcome == payments.PaymentOutcome.FAILED:
-            await self._notify(
-                f"payment-failed-{invoice.number}-{invoice.attempts}",
-                "payment_failed",
-                f"payment of invoice {invoice.number} failed ({invoice.failure_reason}); "
-                f"next retry {payments.next_retry_at(self._state) or 'none: suspension follows'}",
-            )
-            return
-        if payments.books_revenue(invoice):
-            await self._activity(names.BOOK_REVENUE_SHARE, records.revenue_booking(self._state, invoice, now))
-            await self._award_partner_points(invoice)
-
-    async def _award_partner_points(self, invoice: Invoice) -> None:
-        """A subscription sold by a channel partner earns it points once, when it first becomes paid."""
-        partner = self._state.channel_partner_id
-        if partner is None or self._state.partner_points_signalled:
-            return
-        self._state.partner_points_signalled = True
-        programme = partner_workflow_id(partner)
-        try:
-            await workflow.get_external_workflow_handle(programme).signal(
-                PartnerProgramWorkflow.record_contract_event, records.partner_points_event(self._state)
-            )
-            note(self._state, "system", "partner_points_signalled", workflow.now(), programme)
-        except Exception as error:  # no running programme for the partner (yet): keep a note, do not fail
-            detail = f"{programme} not reachable: {error}"
-            note(self._state, "system", "partner_points_pending", workflow.now(), detail)
-            await self._notify(
-                f"partner-points-{partner}",
-                "partner_points_pending",
-                detail,
-                recipient=SUBSCRIPTIONS.partner_points_recipient,
-            )
-
-    # --- suspend mode -------------------------------------------------------------------------
-
-    async def _suspended(self) -> None:
-        await self._connector(ConnectorAction.SUSPEND)
-        await self._record()
-        reason = self._state.suspension_reason.value if self._state.suspension_reason else "suspended"
-        await self._notify(
-            f"suspended-{self._state.suspended_at:%Y%m%d%H%M}",
-            "suspended",
-            f"subscription {self._state.id} is in suspend mode ({reason}) until {self._state.suspend_ends_at}; "
-            "the data is kept and can be exported",
-        )
-
-    async def _reinstated(self) -> None:
-        await self._connector(ConnectorAction.REINSTATE)
-        await self._record()
-
-    # --- commands -----------------------------------------------------------------------------
+        return await self._process.run()
 
     @workflow.query
     def view(self) -> SubscriptionView:
-        return rules.view(self._state)
+        return self._process.view()
 
     @workflow.signal
     def payment_event(self, event: PaymentEvent) -> None:
-        self._inbox.append(event)
+        self._process.payment_event(event)
 
     @workflow.update
     async def cancel(self, command: CancelCommand) -> SubscriptionView:
-        was_trialing = self._state.status == SubscriptionStatus.TRIALING
-        rules.apply_cancel(self._state, command, workflow.now())
-        if was_trialing:
-            await self._suspended()
-        else:
-            await self._record()
-        return self._changed_view()
+        return await self._process.cancel(command)
 
     @cancel.validator
     def _validate_cancel(self, command: CancelCommand) -> None:
-        self._check(rules.check_cancel, command)
+        self._process.validate_cancel(command)
 
     @workflow.update
     async def change_payment_method(self, command: ChangePaymentMethodCommand) -> SubscriptionView:
-        rules.apply_change_payment_method(self._state, command, workflow.now())
-        return self._changed_view()
+        return await self._process.change_payment_method(command)
 
     @change_payment_method.validator
     def _validate_change_payment_method(self, command: ChangePaymentMethodCommand) -> None:
-        self._check(rules.check_change_payment_method, command)
+        self._process.validate_change_payment_method(command)
 
     @workflow.update
     async def request_export(self, command: ExportRequestCommand) -> SubscriptionView:
-        now = workflow.now()
-        note(self._state, command.actor, "export_requested", now, command.export_id)
-        fee = rules.issue_export_fee_invoice(self._state, now)
-        record = ExportRecord(
-            export_id=command.export_id, requested_at=now, requested_by=command.actor, fee_invoice=fee.number
-        )
-        self._state.exports.append(record)
-        await self._bill(fee)
-        reply = await self._connector(ConnectorAction.EXPORT, {"export_id": command.export_id})
-        exported = await self._activity(
-            names.PRODUCE_EXPORT,
-            ExportJob(
-                export_id=command.export_id, subscription_id=self._state.id, requested_at=now, isv_export=reply.body
-            ),
-            result_type=ExportFile,
-        )
-        record.file_name, record.size_bytes = exported.file_name, exported.size_bytes
-        return self._changed_view()
+        return await self._process.request_export(command)
 
     @request_export.validator
     def _validate_request_export(self, command: ExportRequestCommand) -> None:
-        self._check(rules.check_export_request, command)
+        self._process.validate_request_export(command)
 
     @workflow.update
     async def reinstate(self, command: ReinstateCommand) -> SubscriptionView:
-        now = workflow.now()
-        if self._state.suspension_reason == SuspensionReason.NO_PAYMENT_METHOD:
-            rules.start_contract(self._state, command.actor, now)
-            await self._reinstated()
-            return self._changed_view()
-        note(self._state, command.actor, "arrears_payment", now, command.comment)
-        for invoice in payments.to_collect(self._state):
-            await self._charge(invoice)
-        if self._state.unpaid:
-            self._changed = True
-            unpaid = [invoice.number for invoice in self._state.unpaid]
-            raise ApplicationError(
-                f"the arrears could not be collected ({', '.join(unpaid)}); the subscription stays suspended",
-                {"unpaid_invoices": unpaid},
-                type="payment_failed",
-                non_retryable=True,
-            )
-        if self._state.status == SubscriptionStatus.SUSPENDED:  # the main loop may have reinstated it already
-            rules.reinstate_after_payment(self._state, command.actor, workflow.now())
-            await self._reinstated()
-        return self._changed_view()
+        return await self._process.reinstate(command)
 
     @reinstate.validator
     def _validate_reinstate(self, command: ReinstateCommand) -> None:
-        self._check(rules.check_reinstate, command)
-
-    # --- helpers ------------------------------------------------------------------------------
-
-    def _check(self, check: Callable[[SubscriptionState, CommandT], None], command: CommandT) -> None:
-        refuse_unless(check, self._state, command)
-
-    def _changed_view(self) -> SubscriptionView:
-        self._changed = True
-        self._publish()
-        return self.view()
-
-    async def _record(self) -> None:
-        await self._activity(names.RECORD_SUBSCRIPTION, records.subscription_record(self._state, workflow.now()))
-
-    async def _connector(self, action: ConnectorAction, payload: dict[str, Any] | None = None) -> ConnectorReply:
-        call = ConnectorCall(
-            event_id=str(workflow.uuid4()),
-            app_id=self._state.plan.app_id,
-            action=action,
-            subscription_id=self._state.id,
-            customer_id=self._state.customer.id,
-            occurred_at=workflow.now(),
-            payload=payload or {},
-        )
-        try:
-            reply: ConnectorReply = await self._activity(names.CALL_CONNECTOR, call, result_type=ConnectorReply)
-        except ActivityError as failed:
-            # The ISV refused the call for good (a 4xx): the subscription goes on, and people are told.
-            detail = f"{action.value} refused by the ISV connector: {failed.cause or failed}"
-            note(self._state, "system", "connector_failed", workflow.now(), detail)
-            await self._notify(
-                f"connector-{call.event_id}", "connector_failed", detail, recipient=self._state.plan.isv_id
-            )
-            return ConnectorReply(status_code=0, body={"error": detail})
-        return reply
-
-    async def _notify(self, key: str, kind: str, message: str, recipient: str | None = None) -> None:
-        notice = records.notification(self._state, key, kind, message, workflow.now(), recipient)
-        await self._activity(names.SEND_NOTIFICATION, notice)
-
-    async def _activity(self, name: str, argument: BaseModel, result_type: type[ResultT] | None = None) -> Any:
-        return await run_activity(name, argument, result_type)
-
-    def _publish(self) -> None:
-        self._search_attributes.publish(search_attributes_of(self._state))
+        self._process.validate_reinstate(command)

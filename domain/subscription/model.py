@@ -167,6 +167,20 @@ class SubscriptionState(BaseModel):
     seen_payment_events: list[str] = Field(default_factory=list)
 
 
+class SubscriptionInput(BaseModel):
+    """SubscriptionWorkflow's input: a new booking (request, plan, actor) or a subscription carried over by
+    continue-as-new (state)."""
+
+    subscription_id: str
+    actor: str
+    request: BookingRequest | None = None
+    plan: BookedPlan | None = None
+    state: SubscriptionState | None = None
+    # When the API accepted the booking: the initial state is computed from it, so the API can answer with that
+    # state without waiting for a worker, and the workflow agrees. Absent in runs started before it existed.
+    booked_at: datetime | None = None
+
+
 # Commands (Updates); each carries the authenticated subject.
 
 
@@ -327,6 +341,27 @@ class RevenueShareBooking(BaseModel):
     booked_at: datetime
 
 
+class Settlement(BaseModel):
+    """One payment attempt on an invoice and what its answer leads to in the store, carried out by one activity.
+
+    `issue` is a new invoice, stored first; `charge` is None when no payment method is on file (the invoice stays
+    open); `revenue` is booked when the charge succeeds (None for invoices that earn the ISV nothing). `at` is the
+    business time of the attempt: of the invoice's payment outcome and of the booking.
+    """
+
+    invoice_number: str
+    issue: InvoiceIssue | None = None
+    charge: ChargeRequest | None = None
+    revenue: RevenueShareBooking | None = None
+    at: datetime
+
+
+class SettlementResult(BaseModel):
+    """The gateway's answer, for the workflow to apply with `payments.apply_charge_result`; None: not charged."""
+
+    charge: ChargeResult | None = None
+
+
 class ConnectorAction(StrEnum):
     PROVISION = "provision"
     SUSPEND = "suspend"
@@ -373,3 +408,10 @@ class NotificationRecord(BaseModel):
     recipient: str
     message: str
     at: datetime
+
+
+class NotifiedRecord(BaseModel):
+    """A snapshot of the subscription and the notice about the change it records, written by one activity."""
+
+    record: SubscriptionRecord
+    notice: NotificationRecord

@@ -23,6 +23,8 @@ from domain.subscription.model import (
     SubscriptionStatus,
 )
 
+UNEXPLAINED_FAILURE = "payment failed"  # the failure reason when the provider gives none
+
 
 def next_retry_at(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
     dunning = state.dunning
@@ -93,7 +95,7 @@ def apply_charge_result(
         case ChargeStatus.SUCCEEDED:
             return _paid(state, invoice, now)
         case ChargeStatus.FAILED:
-            return _failed(state, invoice, now, result.failure_reason or "payment failed")
+            return _failed(state, invoice, now, result.failure_reason or UNEXPLAINED_FAILURE)
         case _:
             invoice.status = InvoiceStatus.OPEN  # waiting for the provider's webhook, not a failure
             return PaymentOutcome.PENDING
@@ -119,7 +121,7 @@ def apply_payment_event(
     invoice.payment_id = event.payment_id
     if event.type == PaymentEventType.SUCCEEDED:
         return _paid(state, invoice, now), invoice
-    return _failed(state, invoice, now, event.reason or "payment failed"), invoice
+    return _failed(state, invoice, now, event.reason or UNEXPLAINED_FAILURE), invoice
 
 
 def _paid(state: SubscriptionState, invoice: Invoice, now: datetime) -> PaymentOutcome:

@@ -8,15 +8,20 @@ from domain.payments import PaymentMethod
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.model import (
     ChargeRequest,
+    ChargeResult,
+    ChargeStatus,
     Invoice,
     InvoiceIssue,
+    InvoiceStatus,
     NotificationRecord,
+    NotifiedRecord,
     PaymentRecord,
     RevenueShareBooking,
+    Settlement,
     SubscriptionRecord,
     SubscriptionState,
 )
-from domain.subscription.payments import charge_key, revenue_share_of
+from domain.subscription.payments import UNEXPLAINED_FAILURE, books_revenue, charge_key, revenue_share_of
 
 
 def booking_stamp(state: SubscriptionState) -> str:
@@ -59,6 +64,44 @@ def payment_record(invoice: Invoice, at: datetime) -> PaymentRecord:
     )
 
 
+def charge_outcome_record(invoice_number: str, result: ChargeResult, at: datetime) -> PaymentRecord | None:
+    """What the store records of a charge's answer: the invoice's status, payment and failure reason as
+    `payments.apply_charge_result` sets them. Nothing for a pending charge: its webhook brings the outcome."""
+    match result.status:
+        case ChargeStatus.SUCCEEDED:
+            return PaymentRecord(
+                invoice_number=invoice_number, payment_id=result.payment_id, status=InvoiceStatus.PAID, at=at
+            )
+        case ChargeStatus.FAILED:
+            return PaymentRecord(
+                invoice_number=invoice_number,
+                payment_id=result.payment_id,
+                status=InvoiceStatus.FAILED,
+                at=at,
+                failure_reason=result.failure_reason or UNEXPLAINED_FAILURE,
+            )
+        case _:
+            return None
+
+
+def settlement(
+    state: SubscriptionState,
+    invoice: Invoice,
+    method: PaymentMethod | None,
+    at: datetime,
+    *,
+    new: bool,
+) -> Settlement:
+    """A payment attempt on `invoice` (stored first when `new`); no charge without a payment method."""
+    return Settlement(
+        invoice_number=invoice.number,
+        issue=invoice_issue(state, invoice) if new else None,
+        charge=charge_request(state, invoice, method) if method is not None else None,
+        revenue=revenue_booking(state, invoice, at) if method is not None and books_revenue(invoice) else None,
+        at=at,
+    )
+
+
 def revenue_booking(state: SubscriptionState, invoice: Invoice, at: datetime) -> RevenueShareBooking:
     return RevenueShareBooking(
         invoice_number=invoice.number,
@@ -90,6 +133,10 @@ def subscription_record(state: SubscriptionState, at: datetime) -> SubscriptionR
         terminated_at=state.terminated_at,
         updated_at=at,
     )
+
+
+def notified_record(state: SubscriptionState, notice: NotificationRecord, at: datetime) -> NotifiedRecord:
+    return NotifiedRecord(record=subscription_record(state, at), notice=notice)
 
 
 def notification(

@@ -195,18 +195,13 @@ async def test_a_subscription_history_shows_the_trial_timer_what_it_triggered_an
         e for e in of_type(timeline, "timer_fired") if e["details"]["timer_id"] == trial_timer["details"]["timer_id"]
     )
     triggered = [item["name"] for item in trial_end["details"]["triggered"]]
-    assert triggered[:4] == [
-        "activity billing.issue_invoice",
-        "activity billing.charge",
-        "activity billing.record_payment",
-        "activity ledger.book_revenue_share",
-    ]
+    # The first invoice is issued, charged, recorded and its revenue share booked by one activity.
+    assert triggered[0] == "activity billing.settle_invoice"
     assert trial_end["summary"].startswith(
-        f"timer {trial_timer['details']['timer_id']} (30 days) fired; it triggered activity billing.issue_invoice, "
-        "activity billing.charge"
+        f"timer {trial_timer['details']['timer_id']} (30 days) fired; it triggered activity billing.settle_invoice"
     )
-    [charged] = activities(timeline, "billing.charge", "activity_completed")
-    assert charged["details"]["result"]["status"] == "succeeded"
+    [charged] = activities(timeline, "billing.settle_invoice", "activity_completed")
+    assert charged["details"]["result"]["charge"]["status"] == "succeeded"
 
     assert updates(timeline) == [(OPERATOR, "cancel", {"actor": OPERATOR, "reason": "too expensive"})]
     [cancelled] = of_type(timeline, "update_completed")
@@ -272,7 +267,7 @@ async def test_a_renewed_subscription_shows_every_run_in_order(subs: Subscriptio
     assert started["summary"].startswith(f"SubscriptionWorkflow started by system, continuing run {first['run_id']}")
     assert started["details"]["input"]["state"]["term_number"] == 2
     # Both runs carry their own activities: the first invoice in the first run, the renewal's in the second.
-    issued = activities(timeline, "billing.issue_invoice")
+    issued = activities(timeline, "billing.settle_invoice")
     assert {entry["run_id"] for entry in issued} == {first["run_id"], second["run_id"]}
 
     only_first = await history(subs.api, workflow_id, run_id=first["run_id"])

@@ -156,7 +156,7 @@ def event(
 def perform(
     state: SubscriptionState, step: Step, now: datetime, charger: Charger = succeed, issued: list[Invoice] | None = None
 ) -> None:
-    """Does what `SubscriptionWorkflow._do_due_steps` does for `step`, minus the side effects."""
+    """Does what `SubscriptionProcess._do_due_steps` does for `step`, minus the side effects."""
     match step:
         case Step.TRIAL_END if state.payment_method is not None:
             rules.start_contract(state, SYSTEM, state.trial_ends_at)

@@ -1,0 +1,31 @@
+"""Subscriptions recorded before a billing period became one activity (and a suspension's snapshot and notice one
+more) still replay: `workflow.patched` keeps running executions on the path they started on."""
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from worker import WORKFLOWS, data_converter, workflow_runner
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        # trial, 12 monthly invoices (issue, charge, record, book each), cancelled mid-term, suspend mode, terminated
+        "subscription_12_month_lifecycle_before_settle_period.json",
+        # declined card: dunning, suspension for non-payment, new card, reinstatement; a channel partner's points
+        # pending; the first run of a monthly term, continued as new at renewal
+        "subscription_dunning_reinstatement_before_settle_period.json",
+        # cancelled in the trial, an export and its fee invoice in suspend mode, terminated
+        "subscription_export_before_settle_period.json",
+    ],
+)
+async def test_a_subscription_recorded_before_one_activity_per_billing_period_still_replays(recorded: str):
+    history = WorkflowHistory.from_json("subscription-recorded", (HISTORIES / recorded).read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None
