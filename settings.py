@@ -1,5 +1,6 @@
 """Configuration from the environment (DESIGN.md §3): one Settings object for API, worker and store."""
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -55,8 +56,8 @@ class Settings(BaseSettings):
     codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"])
     # Request limits: the largest body any endpoint accepts.
     max_body_bytes: int = 65_536
-    # Worker processes the main job starts (`python -m worker` each); more use more cores.
-    worker_processes: int = Field(1, ge=1, le=32)
+    # Worker processes the main job starts (`python -m worker` each); more use more cores. Default: one per core.
+    worker_processes: int = Field(default_factory=lambda: min(os.cpu_count() or 1, 32), ge=1, le=32)
     # How long a command waits for its workflow before answering without the result: 503 when the workflow has not
     # taken it up (no worker), 202 when it has and is still carrying it out (e.g. an activity waiting for the store).
     command_wait_seconds: float = Field(15.0, gt=0, le=60)

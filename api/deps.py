@@ -17,14 +17,20 @@ from settings import ApiKeyGrant, Settings
 from store import audit
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+def _sessions_of(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
+
+
+# The dependencies are coroutines, even those that do not wait: FastAPI runs a plain function in a thread of its
+# pool, and that hop costs more than the function on every request.
+async def _sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    return _sessions_of(request)
 
 
 async def _temporal_client(request: Request) -> Client:
@@ -34,7 +40,7 @@ async def _temporal_client(request: Request) -> Client:
 
 async def _chained_up_to_now(request: Request) -> None:
     """Chains every audit entry queued so far, so a reader of the log sees every command answered before it asked."""
-    await audit.drain(_sessions(request))
+    await audit.drain(_sessions_of(request))
 
 
 AppSettings = Annotated[Settings, Depends(_settings)]
@@ -67,7 +73,7 @@ def principal_for(presented_key: str, settings: Settings) -> Principal | None:
     return Principal(subject=grant.subject, roles=grant.roles, isv_id=grant.isv_id, partner_id=grant.partner_id)
 
 
-def current_principal(
+async def current_principal(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], settings: AppSettings
 ) -> Principal:
     if credentials is None:
@@ -92,6 +98,6 @@ async def enforce_route_policy(request: Request, settings: AppSettings) -> None:
     permission = route.policy.permission
     if permission is None:
         return
-    principal = current_principal(await _bearer(request), settings)
+    principal = await current_principal(await _bearer(request), settings)
     if not principal.may(permission):
         raise ApiError(HTTPStatus.FORBIDDEN, "forbidden", f"{principal.subject} may not {permission.value}")

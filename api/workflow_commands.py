@@ -6,13 +6,14 @@ completed; the caller needs to tell them apart (404 vs 409), so a NOT_FOUND is f
 """
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from pydantic import BaseModel
 from temporalio.client import (
     Client,
@@ -23,7 +24,7 @@ from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
-from temporalio.common import SearchAttributeKey
+from temporalio.common import RawValue, SearchAttributeKey
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam, MethodSyncNoParam, MethodSyncSingleParam
@@ -63,7 +64,7 @@ _IdempotencyKeyHeader = Annotated[
 ]
 
 
-def _update_id(request: Request, key: _IdempotencyKeyHeader = None) -> str:
+async def _update_id(request: Request, key: _IdempotencyKeyHeader = None) -> str:
     """A command's Temporal Update id: the caller's Idempotency-Key, so a retry is applied once by Temporal too;
     without one, the request id, so the audit log's entry and the Update in Temporal's history name each other."""
     return key or request_id_of(request.scope)
@@ -133,6 +134,22 @@ async def started_by(handle: WorkflowHandle[Any, Any], actor: str, command_id: s
 
 
 @dataclass(frozen=True)
+class ViewJson:
+    """A workflow's view as its worker encoded it (the view model's JSON): answered as it is, with no validation
+    into the model and no second serialisation on the read path; `fields` has what a read checks (who may see it)."""
+
+    body: bytes
+    fields: dict[str, Any]
+
+    @classmethod
+    def of(cls, payload: bytes) -> "ViewJson":
+        return cls(payload, json.loads(payload))
+
+    def response(self) -> Response:
+        return Response(self.body, media_type="application/json")
+
+
+@dataclass(frozen=True)
 class WorkflowResource(Generic[WorkflowT, ViewT]):
     """One kind of resource backed by one workflow per id, e.g. onboardings or subscriptions."""
 
@@ -155,8 +172,18 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         return client.get_workflow_handle_for(self.run, self.workflow_id(ident))
 
     async def fetch_view(self, client: Client, ident: str) -> ViewT:
+        return await self._queried(ident, self.handle(client, ident).query(self.view))
+
+    async def fetch_view_json(self, client: Client, ident: str) -> ViewJson:
+        """The view's JSON as the query answered it: for reads that pass it on unchanged."""
+        # The query's name is its method's (the views are declared without a name of their own).
+        name: str = self.view.__name__  # type: ignore[attr-defined]
+        raw = await self._queried(ident, self.handle(client, ident).query(name, result_type=RawValue))
+        return ViewJson.of(raw.payload.data)
+
+    async def _queried(self, ident: str, query: Awaitable[ResultT]) -> ResultT:
         try:
-            return await self.handle(client, ident).query(self.view)
+            return await query
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise self.not_found(ident) from error

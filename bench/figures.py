@@ -42,16 +42,21 @@ def rate_figure(
     return Figure(name, value, unit, baseline, baseline_name, f">= {at_least:g}x", ratio >= at_least, detail)
 
 
+def _number(value: float) -> str:
+    """4 significant digits; a whole number (a count) in full, not as 1e+04."""
+    return f"{value:.0f}" if float(value).is_integer() and abs(value) < 1e9 else f"{value:.4g}"
+
+
 def render(figures: list[Figure]) -> str:
     """The table, one figure per line, with the ratio and whether its target is met."""
     header = f"{'figure':<52} {'value':>12} {'baseline':>12} {'ratio':>7}  {'target':<12} {'':<4} baseline is"
     lines = [header, "-" * len(header)]
     for figure in figures:
-        baseline = "" if figure.baseline is None else f"{figure.baseline:.4g} {figure.unit}"
+        baseline = "" if figure.baseline is None else f"{_number(figure.baseline)} {figure.unit}"
         ratio = "" if figure.ratio is None else f"{figure.ratio:.2f}"
         verdict = "OK" if figure.ok else "MISS"
         lines.append(
-            f"{figure.name:<52} {f'{figure.value:.4g} {figure.unit}':>12} {baseline:>12} {ratio:>7}  "
+            f"{figure.name:<52} {f'{_number(figure.value)} {figure.unit}':>12} {baseline:>12} {ratio:>7}  "
             f"{figure.target:<12} {verdict:<4} {figure.baseline_name}"
         )
         if figure.detail:

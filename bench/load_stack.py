@@ -168,11 +168,13 @@ class Service:
 class Keys:
     operator: str = field(default_factory=lambda: f"load-operator-{uuid.uuid4().hex[:8]}")
     auditor: str = field(default_factory=lambda: f"load-auditor-{uuid.uuid4().hex[:8]}")
+    partner_manager: str = field(default_factory=lambda: f"load-pm-{uuid.uuid4().hex[:8]}")
 
     def grants(self) -> dict[str, dict[str, Any]]:
         return {
             self.operator: {"subject": "operator-otto", "roles": ["operator"]},
             self.auditor: {"subject": "auditor-eva", "roles": ["auditor"]},
+            self.partner_manager: {"subject": "pm-anna", "roles": ["partner_manager"]},
         }
 
 
@@ -406,7 +408,17 @@ def app_env(stack: Stack, api_port: int) -> dict[str, str]:
     }
 
 
-def start_app(stack: Stack) -> list[Service]:
+def spawn_worker(stack: Stack) -> Service:
+    """One more `python -m worker` process on the stack's task queue (its API port is never used)."""
+    number = sum(1 for service in stack.services if service.name.startswith("worker")) + 1
+    name = "worker" if number == 1 else f"worker-{number}"
+    env, python = app_env(stack, free_port()), sys.executable
+    service = spawn(name, [python, "-m", "worker"], stack.directory / f"{name}.log", env, signal.SIGTERM)
+    stack.services.append(service)
+    return service
+
+
+def start_app(stack: Stack, workers: int = 1) -> list[Service]:
     api_port = free_port()
     stack.api_url = f"http://127.0.0.1:{api_port}"
     env, python = app_env(stack, api_port), sys.executable
@@ -415,16 +427,17 @@ def start_app(stack: Stack) -> list[Service]:
         return [spawn("devstack", [python, "-m", "devstack"], stack.directory / "devstack.log", env, signal.SIGINT)]
     uvicorn = [python, "-m", "uvicorn", "api.app:create_app", "--factory", "--host", "127.0.0.1"]
     uvicorn += ["--port", str(api_port)]
-    return [
-        spawn("worker", [python, "-m", "worker"], stack.directory / "worker.log", env, signal.SIGTERM),
-        spawn("api", uvicorn, stack.directory / "api.log", env, signal.SIGTERM),
-    ]
+    for _ in range(workers):
+        spawn_worker(stack)
+    return [spawn("api", uvicorn, stack.directory / "api.log", env, signal.SIGTERM)]
 
 
 @contextlib.asynccontextmanager
-async def running_stack(store: Store, layout: Layout, postgres_url: str, directory: Path) -> AsyncIterator[Stack]:
-    """Brings the whole stack up in `directory` and always takes it down again: the app's processes, the dev
-    server, the database."""
+async def running_stack(
+    store: Store, layout: Layout, postgres_url: str, directory: Path, workers: int = 1
+) -> AsyncIterator[Stack]:
+    """Brings the whole stack up in `directory` and always takes it down again: the app's processes (`workers`
+    worker processes in the split layout), the dev server, the database."""
     services: list[Service] = []
     async with scratch_database(store, directory, postgres_url) as database_url:
         engine = create_engine(database_url)
@@ -445,11 +458,11 @@ async def running_stack(store: Store, layout: Layout, postgres_url: str, directo
                 client=client,
                 services=services,
             )
-            services.extend(start_app(stack))
+            services.extend(start_app(stack, workers))
             await wait_ready(stack)
             yield stack
         finally:
             # The app's processes first (the API before the worker), then the dev server, as devstack stops them.
-            for service in sorted(services, key=lambda s: STOP_ORDER.get(s.name, 0)):
+            for service in sorted(services, key=lambda s: STOP_ORDER.get(s.name.split("-")[0], 0)):
                 service.stop()
             await engine.dispose()

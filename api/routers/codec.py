@@ -84,7 +84,7 @@ class CodecPayloads(BaseModel):
     payloads: list[CodecPayload] = Field(default_factory=list)
 
 
-def _codec(request: Request) -> EncryptionCodec:
+async def _codec(request: Request) -> EncryptionCodec:
     codec: EncryptionCodec = request.app.state.payload_codec
     return codec
 

@@ -76,7 +76,7 @@ async def list_quality_reports(view: VisibleView, sessions: Sessions) -> Quality
 PartnerCommandsT = Commands[PartnerProgramWorkflow, PartnerView]
 
 
-def _commands(
+async def _commands(
     partner_id: PartnerIdPath,
     principal: CurrentPrincipal,
     client: TemporalClient,

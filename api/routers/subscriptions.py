@@ -5,7 +5,7 @@ from http import HTTPStatus
 from pathlib import Path as FilePath
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import FileResponse
 
 from api import subscription_service as service
@@ -87,9 +87,15 @@ async def _visible_view(
 VisibleView = Annotated[SubscriptionView, Depends(_visible_view)]
 
 
-@router.get("/{subscription_id}")
-async def get_subscription(view: VisibleView) -> SubscriptionView:
-    return view
+@router.get("/{subscription_id}", response_model=SubscriptionView)
+async def get_subscription(
+    subscription_id: SubscriptionIdPath, principal: CurrentPrincipal, client: TemporalClient
+) -> Response:
+    # The view's JSON as the workflow encoded it: nothing to validate or serialise again on the way out.
+    view = await SUBSCRIPTIONS.fetch_view_json(client, subscription_id)
+    if not principal.sees_isv(view.fields["isv_id"]):
+        raise SUBSCRIPTIONS.not_found(subscription_id)
+    return view.response()
 
 
 @router.get("/{subscription_id}/invoices")
@@ -120,7 +126,7 @@ async def download_export(
 SubscriptionCommandsT = Commands[SubscriptionWorkflow, SubscriptionView]
 
 
-def _commands(
+async def _commands(
     subscription_id: SubscriptionIdPath,
     principal: CurrentPrincipal,
     client: TemporalClient,

@@ -82,13 +82,13 @@ async def _signed_event(request: Request, settings: AppSettings) -> _SignedEvent
     return _SignedEvent(event, body.decode())
 
 
-def _temporal(request: Request) -> TemporalConnector:
+async def _temporal(request: Request) -> TemporalConnector:
     # The connector, not a client: the event is stored and accepted even when Temporal cannot be reached.
     connector: TemporalConnector = request.app.state.temporal
     return connector
 
 
-def _relay(request: Request) -> PaymentRelay:
+async def _relay(request: Request) -> PaymentRelay:
     relay: PaymentRelay = request.app.state.payment_relay
     return relay
 
