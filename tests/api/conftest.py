@@ -22,12 +22,13 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
 from api.app import create_app
+from devstack import time_skipping_server
 from domain.ids import onboarding_id, onboarding_workflow_id, partner_workflow_id, subscription_workflow_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from settings import Settings
 from store import catalogue, migrate, models
 from store.db import create_engine, create_session_factory
-from tests.conftest import test_settings, time_skipping_server
+from tests.conftest import test_settings
 from worker import create_worker
 
 # ISV ids carry a run-unique suffix: the dev server's visibility is shared by every test of the session.

