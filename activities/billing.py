@@ -109,7 +109,7 @@ class BillingActivities:
 
 async def _store_invoice(session: AsyncSession, issue: InvoiceIssue) -> None:
     """The invoice, unless stored before, and its audit entry (which the sequencer keeps once)."""
-    await session.execute(insert_ignoring_conflict(session, models.InvoiceRow, **_invoice_values(issue)))
+    await insert_ignoring_conflict(session, models.InvoiceRow, _invoice_values(issue))
     audit.enqueue_in(session, system_action(**_issued(issue)))
 
 
@@ -124,7 +124,7 @@ async def _store_charged_invoice(
     record = charge_outcome_record(settlement.invoice_number, result, settlement.at)
     if record is not None:
         values |= _outcome_values(record)
-    await session.execute(insert_ignoring_conflict(session, models.InvoiceRow, **values))
+    await insert_ignoring_conflict(session, models.InvoiceRow, values)
     entries = [system_action(**_issued(issue))]
     if record is not None:
         amounts = issue.invoice.amounts
@@ -134,9 +134,7 @@ async def _store_charged_invoice(
     if record is None:
         return
     if settlement.revenue is not None and result.status == ChargeStatus.SUCCEEDED:
-        await session.execute(
-            insert_ignoring_conflict(session, models.RevenueShare, **_booking_values(settlement.revenue))
-        )
+        await insert_ignoring_conflict(session, models.RevenueShare, _booking_values(settlement.revenue))
 
 
 def _outcome_values(record: PaymentRecord) -> dict[str, Any]:
@@ -158,9 +156,7 @@ async def _record_outcome(session: AsyncSession, settlement: Settlement, result:
     if taken is not None:
         audit.enqueue_in(session, system_action(**taken.action()))
     if settlement.revenue is not None and result.status == ChargeStatus.SUCCEEDED:
-        await session.execute(
-            insert_ignoring_conflict(session, models.RevenueShare, **_booking_values(settlement.revenue))
-        )
+        await insert_ignoring_conflict(session, models.RevenueShare, _booking_values(settlement.revenue))
 
 
 def _invoice_values(issue: InvoiceIssue) -> dict[str, Any]:

@@ -16,13 +16,13 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
-from activities.audit_trail import record_system_action
-from domain.audit import SystemAction
+from activities.audit_trail import system_action
+from domain.audit import AuditDraft, SystemAction
 from domain.ids import subscription_workflow_id
 from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply
-from store import models
-from store.db import insert_once
+from store import audit, models
+from store.db import insert_ignoring_conflict
 
 LOCAL = "local"  # apps.provisioning_endpoint of apps served by the embedded local connector (as is None)
 RETRYABLE_STATUSES = frozenset({408, 425, 429})  # besides every 5xx: the ISV asks us to come back later
@@ -75,32 +75,14 @@ class ConnectorActivities:
         2xx raises a non-retryable `connector_rejected`.
 
         A deprovisioning the ISV acknowledged is the deletion of the customer's data, and is recorded in the audit
-        log once per event id.
+        log with the answer, once per event id.
         """
-        reply = await self._deliver(call, await self._endpoint_of(call.app_id))
-        await self._record_deletion(call, reply)
-        return reply
-
-    async def _record_deletion(self, call: ConnectorCall, reply: ConnectorReply) -> None:
-        """When suspend mode ends the workflow tells the ISV to delete the customer's data (`deprovision`), then
-        terminates the subscription. The data lives with the ISV, so its 2xx answer is the deletion: recorded here,
-        not at the termination, because a deprovisioning the ISV refuses for good leaves the data in place while
-        the subscription still terminates. A recorded answer (a retry) records it too; the event id keeps it once."""
-        if call.action != ConnectorAction.DEPROVISION or call.subscription_id is None:
-            return
-        if not 200 <= reply.status_code < 300:
-            return
-        await record_system_action(
-            self._sessions,
-            SystemAction.DATA_DELETED,
-            target=subscription_workflow_id(call.subscription_id),
-            at=call.occurred_at,
-            detail=(
-                f"the ISV connector of app {call.app_id} acknowledged deleting the customer's data "
-                f"(HTTP {reply.status_code}, event {call.event_id})"
-            ),
-            event_key=f"{SystemAction.DATA_DELETED.value}:{call.subscription_id}:{call.event_id}",
-        )
+        async with self._sessions() as session:  # one read for both: the app's endpoint, and an earlier answer
+            app = await session.scalar(select(models.App).where(models.App.id == call.app_id))
+            recorded = await _recorded_in(session, call.event_id)
+        if app is None:
+            raise ApplicationError(f"app {call.app_id} is not in the catalogue", type="unknown_app", non_retryable=True)
+        return recorded or await self._send(call, app.provisioning_endpoint)
 
     @activity.defn(name=names.TEST_CONNECTOR)
     async def test(self, call: ConnectorCall) -> ConnectorReply:
@@ -109,8 +91,12 @@ class ConnectorActivities:
         Fails fast: any failure raises a non-retryable `connector_test_failed` naming endpoint and cause.
         """
         endpoint = call.payload.get("endpoint")
+        async with self._sessions() as session:
+            recorded = await _recorded_in(session, call.event_id)
+        if recorded is not None:
+            return recorded
         try:
-            return await self._deliver(call, str(endpoint) if endpoint else None)
+            return await self._send(call, str(endpoint) if endpoint else None)
         except ApplicationError as error:
             raise ApplicationError(
                 f"connector test failed: {error.message}",  # which names the endpoint
@@ -118,17 +104,7 @@ class ConnectorActivities:
                 non_retryable=True,
             ) from error
 
-    async def _endpoint_of(self, app_id: str) -> str | None:
-        async with self._sessions() as session:
-            app = await session.scalar(select(models.App).where(models.App.id == app_id))
-        if app is None:
-            raise ApplicationError(f"app {app_id} is not in the catalogue", type="unknown_app", non_retryable=True)
-        return app.provisioning_endpoint
-
-    async def _deliver(self, call: ConnectorCall, endpoint: str | None) -> ConnectorReply:
-        recorded = await self._recorded(call.event_id)
-        if recorded is not None:
-            return recorded
+    async def _send(self, call: ConnectorCall, endpoint: str | None) -> ConnectorReply:
         body = request_body(call)
         if endpoint is None or endpoint == LOCAL:
             return await self._record(call, LOCAL, body, 200, json.dumps(local_reply(call)))
@@ -161,32 +137,54 @@ class ConnectorActivities:
             f"{endpoint} answered HTTP {status}: {response.text[:200]}", type="connector_rejected", non_retryable=True
         )
 
-    async def _recorded(self, event_id: str) -> ConnectorReply | None:
-        async with self._sessions() as session:
-            row = await session.scalar(
-                select(models.ConnectorCallRow).where(models.ConnectorCallRow.event_id == event_id)
-            )
-        if row is None or row.status_code is None:
-            return None
-        return ConnectorReply(status_code=row.status_code, body=reply_body(row.response_body))
-
     async def _record(
         self, call: ConnectorCall, endpoint: str, body: bytes, status: int, answer: str
     ) -> ConnectorReply:
-        row = models.ConnectorCallRow(
-            event_id=call.event_id,
-            app_id=call.app_id,
-            action=call.action.value,
-            subscription_id=call.subscription_id,
-            endpoint=endpoint,
-            request_body=body.decode(),
-            status_code=status,
-            response_body=answer,
-            created_at=datetime.now(UTC),
-        )
-        if not await insert_once(self._sessions, row):
-            # A concurrent delivery of this event recorded its answer first: that answer stands.
-            recorded = await self._recorded(call.event_id)
-            if recorded is not None:
-                return recorded
+        """Keeps the answer once per event id; a concurrent delivery of this event that recorded its answer first
+        wins, and that answer is returned. A deletion is recorded in the audit log with the answer that is it."""
+        values = {
+            "event_id": call.event_id,
+            "app_id": call.app_id,
+            "action": call.action.value,
+            "subscription_id": call.subscription_id,
+            "endpoint": endpoint,
+            "request_body": body.decode(),
+            "status_code": status,
+            "response_body": answer,
+            "created_at": datetime.now(UTC),
+        }
+        async with self._sessions.begin() as session:
+            if not await insert_ignoring_conflict(session, models.ConnectorCallRow, values):
+                recorded = await _recorded_in(session, call.event_id)
+                if recorded is not None:
+                    return recorded
+            deletion = _deletion(call, status)
+            if deletion is not None:
+                audit.enqueue_in(session, deletion)
         return ConnectorReply(status_code=status, body=reply_body(answer))
+
+
+async def _recorded_in(session: AsyncSession, event_id: str) -> ConnectorReply | None:
+    row = await session.scalar(select(models.ConnectorCallRow).where(models.ConnectorCallRow.event_id == event_id))
+    if row is None or row.status_code is None:
+        return None
+    return ConnectorReply(status_code=row.status_code, body=reply_body(row.response_body))
+
+
+def _deletion(call: ConnectorCall, status: int) -> AuditDraft | None:
+    """When suspend mode ends the workflow tells the ISV to delete the customer's data (`deprovision`), then
+    terminates the subscription. The data lives with the ISV, so its 2xx answer is the deletion: recorded with
+    the answer, not at the termination, because a deprovisioning the ISV refuses for good leaves the data in place
+    while the subscription still terminates."""
+    if call.action != ConnectorAction.DEPROVISION or call.subscription_id is None or not 200 <= status < 300:
+        return None
+    return system_action(
+        SystemAction.DATA_DELETED,
+        target=subscription_workflow_id(call.subscription_id),
+        at=call.occurred_at,
+        detail=(
+            f"the ISV connector of app {call.app_id} acknowledged deleting the customer's data "
+            f"(HTTP {status}, event {call.event_id})"
+        ),
+        event_key=f"{SystemAction.DATA_DELETED.value}:{call.subscription_id}:{call.event_id}",
+    )

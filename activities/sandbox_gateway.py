@@ -143,10 +143,7 @@ class SandboxGateway:
         attempt, webhook = self._attempt(request)
         values = {column.key: getattr(attempt, column.key) for column in models.Payment.__table__.columns}
         values.pop("id")
-        inserted = await session.execute(
-            insert_ignoring_conflict(session, models.Payment, **values).returning(models.Payment.id)  # type: ignore[attr-defined]
-        )
-        if inserted.first() is not None:
+        if await insert_ignoring_conflict(session, models.Payment, values):
             if webhook is not None:
                 session.add(webhook)
             return RecordedCharge(_result(attempt), webhook)

@@ -21,8 +21,8 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
-from activities.audit_trail import key_time, record_system_action
-from domain.audit import SystemAction
+from activities.audit_trail import key_time, record_system_action, system_action
+from domain.audit import AuditDraft, SystemAction
 from domain.ids import subscription_workflow_id
 from domain.subscription.model import (
     ExportFile,
@@ -32,8 +32,8 @@ from domain.subscription.model import (
     SubscriptionRecord,
     SubscriptionStatus,
 )
-from store import models
-from store.db import as_utc, insert_once
+from store import audit, models
+from store.db import as_utc, insert_ignoring_conflict, insert_once
 
 EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # becomes a file name: no paths
 INVOICE_COLUMNS = (
@@ -69,97 +69,33 @@ class SubscriptionActivities:
     async def record_subscription(self, record: SubscriptionRecord) -> None:
         """Upserts the row of this booking; an older snapshot (a late retry) never overwrites a newer one.
 
-        A snapshot that starts suspend mode, or terminates the subscription, is recorded in the audit log.
+        A snapshot that starts suspend mode, or terminates the subscription, is recorded in the audit log, in the
+        same transaction.
         """
-        values = record.model_dump()
-        values["status"] = record.status.value
-        values["suspension_reason"] = record.suspension_reason.value if record.suspension_reason else None
-        suspension_went_on = False  # the store held an earlier snapshot of this same suspension
+        await self._in_one_transaction(record)
+
+    @activity.defn(name=names.RECORD_SUBSCRIPTION_WITH_NOTICE)
+    async def record_with_notice(self, change: NotifiedRecord) -> None:
+        """`record_subscription` and `send_notification` in one transaction; a retry repeats neither."""
+        await self._in_one_transaction(change.record, change.notice)
+
+    @activity.defn(name=names.SEND_NOTIFICATION)
+    async def send_notification(self, note: NotificationRecord) -> None:
+        async with self._sessions.begin() as session:
+            await _notify_in(session, note)
+
+    async def _in_one_transaction(self, record: SubscriptionRecord, notice: NotificationRecord | None = None) -> None:
         for attempt in range(2):
             try:
                 async with self._sessions.begin() as session:
-                    row = await session.scalar(
-                        select(models.Subscription).where(
-                            models.Subscription.subscription_id == record.subscription_id,
-                            models.Subscription.booked_at == record.booked_at,
-                        )
-                    )
-                    suspension_went_on = (
-                        row is not None
-                        and row.status == SubscriptionStatus.SUSPENDED
-                        and as_utc(row.updated_at) < record.updated_at
-                    )
-                    if row is None:
-                        session.add(models.Subscription(**values))
-                    elif as_utc(row.updated_at) <= record.updated_at:
-                        for name, value in values.items():
-                            setattr(row, name, value)
-                break
+                    await _record_in(session, record)
+                    if notice is not None:
+                        await _notify_in(session, notice)
+                return
             except IntegrityError:
                 # A concurrent attempt inserted the row between our read and write: update it instead.
                 if attempt:
                     raise
-        if record.status == SubscriptionStatus.SUSPENDED and not suspension_went_on:
-            await self._record_suspension(record)
-        elif record.status == SubscriptionStatus.TERMINATED:
-            await self._record_termination(record)
-
-    async def _record_suspension(self, record: SubscriptionRecord) -> None:
-        """Suspend mode starts with the first suspended snapshot: the workflow records one as it suspends.
-
-        The store held no suspended snapshot of this booking before it (a later one of the same suspension, should
-        the workflow ever record one, finds the earlier one and is not a new suspension). The snapshot's time is
-        the workflow's time as it suspended, which also tells this suspension from an earlier one that ended in a
-        reinstatement; a retry of the same snapshot has the same time and so the same key.
-        """
-        reason = record.suspension_reason.value if record.suspension_reason else "unknown reason"
-        await record_system_action(
-            self._sessions,
-            SystemAction.SUBSCRIPTION_SUSPENDED,
-            target=subscription_workflow_id(record.subscription_id),
-            at=record.updated_at,
-            detail=f"suspend mode ({reason}) for app {record.app_id} of ISV {record.isv_id}; the data is kept",
-            event_key=(
-                f"{SystemAction.SUBSCRIPTION_SUSPENDED.value}:{record.subscription_id}:"
-                f"{key_time(record.booked_at)}:{key_time(record.updated_at)}"
-            ),
-        )
-
-    async def _record_termination(self, record: SubscriptionRecord) -> None:
-        """The end of suspend mode. The deletion of the customer's data is recorded by the ISV connector when the
-        ISV acknowledges the deprovisioning call (activities/connector.py): that is where the data is deleted, and a
-        deprovisioning the ISV refused must not read as a deletion here."""
-        terminated_at = record.terminated_at or record.updated_at
-        await record_system_action(
-            self._sessions,
-            SystemAction.SUBSCRIPTION_TERMINATED,
-            target=subscription_workflow_id(record.subscription_id),
-            at=terminated_at,
-            detail=f"suspend mode ended; subscription to app {record.app_id} of ISV {record.isv_id} terminated",
-            event_key=(
-                f"{SystemAction.SUBSCRIPTION_TERMINATED.value}:{record.subscription_id}:"
-                f"{key_time(record.booked_at)}:{key_time(terminated_at)}"
-            ),
-        )
-
-    @activity.defn(name=names.RECORD_SUBSCRIPTION_WITH_NOTICE)
-    async def record_with_notice(self, change: NotifiedRecord) -> None:
-        """`record_subscription` and then `send_notification`, each idempotent, so a retry repeats neither."""
-        await self.record_subscription(change.record)
-        await self.send_notification(change.notice)
-
-    @activity.defn(name=names.SEND_NOTIFICATION)
-    async def send_notification(self, note: NotificationRecord) -> None:
-        row = models.Notification(
-            key=note.key,
-            subject_ref=note.subject_ref,
-            kind=note.kind,
-            recipient=note.recipient,
-            message=note.message,
-            created_at=note.at,
-        )
-        if await insert_once(self._sessions, row):
-            activity.logger.info("notified %s: %s", note.recipient, note.message)
 
     @activity.defn(name=names.PRODUCE_EXPORT)
     async def produce_export(self, job: ExportJob) -> ExportFile:
@@ -225,6 +161,83 @@ class SubscriptionActivities:
             "invoices.csv": _csv(invoice_rows),
             "isv_export.json": _json(job.isv_export),
         }
+
+
+async def _record_in(session: AsyncSession, record: SubscriptionRecord) -> None:
+    values = record.model_dump()
+    values["status"] = record.status.value
+    values["suspension_reason"] = record.suspension_reason.value if record.suspension_reason else None
+    row = await session.scalar(
+        select(models.Subscription).where(
+            models.Subscription.subscription_id == record.subscription_id,
+            models.Subscription.booked_at == record.booked_at,
+        )
+    )
+    # The store held an earlier snapshot of this same suspension: not a new one.
+    suspension_went_on = (
+        row is not None and row.status == SubscriptionStatus.SUSPENDED and as_utc(row.updated_at) < record.updated_at
+    )
+    if row is None:
+        session.add(models.Subscription(**values))
+    elif as_utc(row.updated_at) <= record.updated_at:
+        for name, value in values.items():
+            setattr(row, name, value)
+    if record.status == SubscriptionStatus.SUSPENDED and not suspension_went_on:
+        audit.enqueue_in(session, _suspension(record))
+    elif record.status == SubscriptionStatus.TERMINATED:
+        audit.enqueue_in(session, _termination(record))
+
+
+def _suspension(record: SubscriptionRecord) -> AuditDraft:
+    """Suspend mode starts with the first suspended snapshot: the workflow records one as it suspends.
+
+    The store held no suspended snapshot of this booking before it (a later one of the same suspension, should
+    the workflow ever record one, finds the earlier one and is not a new suspension). The snapshot's time is
+    the workflow's time as it suspended, which also tells this suspension from an earlier one that ended in a
+    reinstatement; a retry of the same snapshot has the same time and so the same key.
+    """
+    reason = record.suspension_reason.value if record.suspension_reason else "unknown reason"
+    return system_action(
+        SystemAction.SUBSCRIPTION_SUSPENDED,
+        target=subscription_workflow_id(record.subscription_id),
+        at=record.updated_at,
+        detail=f"suspend mode ({reason}) for app {record.app_id} of ISV {record.isv_id}; the data is kept",
+        event_key=(
+            f"{SystemAction.SUBSCRIPTION_SUSPENDED.value}:{record.subscription_id}:"
+            f"{key_time(record.booked_at)}:{key_time(record.updated_at)}"
+        ),
+    )
+
+
+def _termination(record: SubscriptionRecord) -> AuditDraft:
+    """The end of suspend mode. The deletion of the customer's data is recorded by the ISV connector when the
+    ISV acknowledges the deprovisioning call (activities/connector.py): that is where the data is deleted, and a
+    deprovisioning the ISV refused must not read as a deletion here."""
+    terminated_at = record.terminated_at or record.updated_at
+    return system_action(
+        SystemAction.SUBSCRIPTION_TERMINATED,
+        target=subscription_workflow_id(record.subscription_id),
+        at=terminated_at,
+        detail=f"suspend mode ended; subscription to app {record.app_id} of ISV {record.isv_id} terminated",
+        event_key=(
+            f"{SystemAction.SUBSCRIPTION_TERMINATED.value}:{record.subscription_id}:"
+            f"{key_time(record.booked_at)}:{key_time(terminated_at)}"
+        ),
+    )
+
+
+async def _notify_in(session: AsyncSession, note: NotificationRecord) -> None:
+    """Stores the notification once per key (delivery is the store's row: operators and the API read it)."""
+    values = {
+        "key": note.key,
+        "subject_ref": note.subject_ref,
+        "kind": note.kind,
+        "recipient": note.recipient,
+        "message": note.message,
+        "created_at": note.at,
+    }
+    if await insert_ignoring_conflict(session, models.Notification, values):
+        activity.logger.info("notified %s: %s", note.recipient, note.message)
 
 
 def _json(value: Any) -> bytes:

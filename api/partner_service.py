@@ -226,17 +226,17 @@ async def record_usage(
         await PARTNERS.ensure_active(client, partner_id)  # the ISV's own subscription names this partner
     async with sessions.begin() as session:
         # Written once per command: a retry with the same Idempotency-Key finds the report of its first attempt.
-        await session.execute(
-            insert_ignoring_conflict(
-                session,
-                models.UsageReport,
-                partner_id=partner_id,
-                subscription_id=body.subscription_id,
-                usage_share=body.usage_share,
-                reported_by=principal.subject,
-                reported_at=datetime.now(UTC),
-                command_id=command_id,
-            )
+        await insert_ignoring_conflict(
+            session,
+            models.UsageReport,
+            {
+                "partner_id": partner_id,
+                "subscription_id": body.subscription_id,
+                "usage_share": body.usage_share,
+                "reported_by": principal.subject,
+                "reported_at": datetime.now(UTC),
+                "command_id": command_id,
+            },
         )
         row = await session.scalar(
             select(models.UsageReport).where(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from background import PeriodicJob
 from domain.audit import AuditDraft, ChainCheck, ChainedEntry, EntryKind, Outcome, Verification, chain
-from store.db import as_utc
+from store.db import as_utc, table_of
 from store.models import AuditEntry, AuditQueueEntry
 
 # pg_advisory_xact_lock's key: any constant the project uses for nothing else.
@@ -51,7 +51,8 @@ def enqueue_in(session: AsyncSession, draft: AuditDraft) -> None:
 async def enqueue_all_in(session: AsyncSession, drafts: list[AuditDraft]) -> None:
     """`enqueue_in` for several drafts at once, in one statement."""
     queued_at = datetime.now(UTC)
-    await session.execute(insert(AuditQueueEntry), [{**draft.model_dump(), "queued_at": queued_at} for draft in drafts])
+    rows = [{**draft.model_dump(), "queued_at": queued_at} for draft in drafts]
+    await session.execute(insert(table_of(AuditQueueEntry)), rows)  # Core, not ORM: see insert_ignoring_conflict
 
 
 async def enqueue(sessions: async_sessionmaker[AsyncSession], draft: AuditDraft) -> None:

@@ -14,17 +14,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self, cast
 
 import asyncpg
-from sqlalchemy import Executable, event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.dialects.postgresql import dml as postgresql_dml
+from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy.engine import URL, Connection, CursorResult, make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from store.models import Base
+from store.sqlite_driver import OneTripDBAPI
 
 # How long a statement waits for SQLite's write lock held by another process, for a connection from the pool,
 # and for PostgreSQL to accept a connection: all well inside a request's budget, so an outage answers fast.
@@ -63,6 +66,8 @@ def create_engine(database_url: str, *, schema: str | None = None) -> AsyncEngin
     else:
         Path(url.database or "").parent.mkdir(parents=True, exist_ok=True)
         pool |= {"pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW}
+    if url.get_driver_name() == "aiosqlite":
+        pool["module"] = OneTripDBAPI()
     engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS}, **pool)
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -150,11 +155,56 @@ def is_outage(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and not isinstance(error, IntegrityError) and error.connection_invalidated
 
 
-def insert_ignoring_conflict(session: AsyncSession, model: type[Base], **values: Any) -> Executable:
+class _SQLiteDoNothing(sqlite_dml.OnConflictDoNothing):
+    # Only ever bare (no conflict target), so the class is the whole of its cache key.
+    inherit_cache = True
+    _traverse_internals: list[Any] = []
+
+
+class _PostgresDoNothing(postgresql_dml.OnConflictDoNothing):
+    inherit_cache = True
+    _traverse_internals: list[Any] = []
+
+
+class _SQLiteInsertIgnoringConflict(sqlite.Insert):
+    """SQLAlchemy keeps the dialects' inserts with an ON CONFLICT clause out of its statement cache (the clause's
+    arguments are not part of a cache key), so each would be compiled anew, which costs more than running it. Every
+    statement of this class ends in the same bare `ON CONFLICT DO NOTHING`: cacheable."""
+
+    inherit_cache = True
+
+    def on_conflict_do_nothing(self, *_: Any, **__: Any) -> Self:
+        self._post_values_clause = _SQLiteDoNothing()
+        return self
+
+
+class _PostgresInsertIgnoringConflict(postgresql.Insert):
+    """As `_SQLiteInsertIgnoringConflict`, for PostgreSQL."""
+
+    inherit_cache = True
+
+    def on_conflict_do_nothing(self, *_: Any, **__: Any) -> Self:
+        self._post_values_clause = _PostgresDoNothing()
+        return self
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, for statements that need none of the ORM's bookkeeping."""
+    return cast(Table, model.__table__)
+
+
+async def insert_ignoring_conflict(session: AsyncSession, model: type[Base], values: dict[str, Any]) -> bool:
     """INSERT that leaves an existing row with the same unique key alone (and waits for a concurrent insert of it to
-    commit, on PostgreSQL), so a read right after it in the same transaction sees the one row that counts."""
-    insert = postgresql.insert if session.bind.dialect.name == "postgresql" else sqlite.insert
-    return insert(model).values(**values).on_conflict_do_nothing()
+    commit, on PostgreSQL), so a read right after it in the same transaction sees the one row that counts. True if
+    this call wrote the row.
+
+    The values go with the statement's execution, not into it: the statement is then the same every time and
+    compiled once (and a Core insert skips the ORM's bulk-insert bookkeeping, which costs more than the statement
+    itself while SQLite's write lock is held)."""
+    postgres = session.bind.dialect.name == "postgresql"
+    insert = _PostgresInsertIgnoringConflict if postgres else _SQLiteInsertIgnoringConflict
+    result = await session.execute(insert(table_of(model)).on_conflict_do_nothing(), values)
+    return bool(cast(CursorResult[Any], result).rowcount == 1)
 
 
 async def insert_once(sessions: async_sessionmaker[AsyncSession], row: Base) -> bool:

@@ -33,11 +33,8 @@ class Claim:
 
 async def claim(session: AsyncSession, subject: str, key: str, fingerprint: str, now: datetime) -> Claim:
     """Claims `key` for this request, in the caller's (write) transaction."""
-    await session.execute(
-        insert_ignoring_conflict(
-            session, IdempotencyRecord, subject=subject, key=key, fingerprint=fingerprint, created_at=now
-        )
-    )
+    claim = {"subject": subject, "key": key, "fingerprint": fingerprint, "created_at": now}
+    await insert_ignoring_conflict(session, IdempotencyRecord, claim)
     row = await session.get(IdempotencyRecord, (subject, key), populate_existing=True)
     assert row is not None, "claimed in this very transaction"
     if row.fingerprint != fingerprint:

@@ -100,7 +100,7 @@ async def hand_over(sessions: async_sessionmaker[AsyncSession], request_id: str)
 async def beat(sessions: async_sessionmaker[AsyncSession], owner: str, now: datetime) -> None:
     """This process is alive."""
     async with sessions.begin() as session:
-        await session.execute(insert_ignoring_conflict(session, ApiProcess, owner=owner, beat_at=now))
+        await insert_ignoring_conflict(session, ApiProcess, {"owner": owner, "beat_at": now})
         await session.execute(update(ApiProcess).where(ApiProcess.owner == owner).values(beat_at=now))
         await session.execute(delete(ApiProcess).where(ApiProcess.beat_at < now - _FORGET_AFTER))
 
