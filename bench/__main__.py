@@ -109,15 +109,24 @@ HOW_TO_READ = """\
 - `api`: sequential requests over one keep-alive connection against the raw SDK call the API makes (the same start,
   Update or query) on the bench's own client. Reads answer the view's JSON as the workflow's query encoded it.
 - `scale`: the worker processes keep at most `max_cached_workflows` (the SDK's default, 1,000) workflows each in
-  memory; a read of one that was evicted replays its history first, which is what the read p99 shows. The rate of 2
-  worker processes against 1 is bounded on one machine by the Temporal dev server, which runs on the same cores and
-  spends about as much CPU per booking as a worker (the CPU per process is in the detail line).
+  memory; a read of one that was evicted replays its history first, which is what the read p99 shows.
+- The rate of 2 worker processes against 1 is bounded on one machine by everything else that runs on its cores:
+  above all the Temporal dev server, which spends more CPU per booking than a worker (the CPU of each process is in
+  the detail line). With one worker neither the worker nor the server uses a whole core; the server's own
+  persistence paces the bookings, and a second worker process has nothing to take over. The detail line ends with
+  the most any number of worker processes could reach here: the machine's cores divided by the CPU all processes
+  spend per booking. Where that bound is below the target, the target needs cores the server does not use: worker
+  processes or replicas on other machines against a Temporal cluster or Temporal Cloud.
 - `lifecycles`: the real workflow with its worker and a SQLite store against a bare workflow with the same timers
-  and one no-op activity per invoice, both on a fresh time-skipping server. Per lifecycle the workflow runs 12
-  settlements (invoice, charge, payment, revenue share: one activity each), 3 ISV connector calls and 4 snapshots of
-  the subscription; what is left of the gap is mostly the store work those activities do (a few ms each on SQLite),
-  which the bare workflow does not have. Snapshots stay activities rather than local activities so that an auditor
-  reads each one's input in the workflow's history.
+  and one no-op activity per invoice, both on a fresh time-skipping server, in the same process as the bench, whose
+  CPU is what both take. Per lifecycle the workflow runs 12 settlements (invoice, charge, payment, revenue share:
+  one activity and one store transaction each), 3 ISV connector calls and 4 snapshots of the subscription; what is
+  left of the gap is the store work those activities do, which the bare workflow does not have. Snapshots stay
+  activities rather than local activities so that an auditor reads each one's input in the workflow's history.
+- What made the store work cheaper: each SQLite statement is one trip to its connection's thread
+  (`store/sqlite_driver.py`) instead of four; inserts that ignore a conflict are compiled once (SQLAlchemy leaves
+  the dialects' ON CONFLICT inserts out of its statement cache) and get their values at execution; a change and
+  its audit entry or notice are one transaction.
 """
 
 

@@ -14,6 +14,7 @@ One dev-server stack (bench.load_stack, SQLite store), in this order:
 """
 
 import asyncio
+import os
 import random
 import time
 from collections.abc import Awaitable
@@ -165,6 +166,21 @@ async def reads(stack: Stack, subscriptions: list[str], count: int) -> Reads:
     )
 
 
+def machine_bound(rate: WorkerRate, cpu: dict[str, float]) -> str:
+    """How much faster any number of worker processes could go on this machine, from a run's CPU use: its cores
+    divided by the CPU all processes (Temporal's server, workers, API) spent per booking, against the run's rate.
+    A worker process only pays off where it has cores the server does not need."""
+    if not rate.processed:
+        return "no booking processed"
+    cores = os.cpu_count() or 1
+    cpu_per_booking = sum(cpu.values()) / 100 * rate.seconds / rate.processed
+    bound = cores / cpu_per_booking / rate.bookings_per_second
+    return (
+        f"this machine allows at most {bound:.2f}x: {cores} cores / {1000 * cpu_per_booking:.0f} ms CPU per booking "
+        "in all processes"
+    )
+
+
 def _rate(rate: WorkerRate) -> str:
     complete = "" if rate.complete else " (TIMEOUT)"
     return f"{rate.processed}/{rate.started} processed{complete} in {rate.seconds:.1f} s"
@@ -208,7 +224,7 @@ async def measure_on(stack: Stack, size: Size) -> list[Figure]:
             "1 worker process, same burst",
             TWO_WORKERS_AT_LEAST,
             f"{size.burst} bookings at once each; 1: {_rate(one)}, CPU {_cpu(one_cpu)}; "
-            f"{workers}: {_rate(two)}, CPU {_cpu(two_cpu)}",
+            f"{workers}: {_rate(two)}, CPU {_cpu(two_cpu)}; {machine_bound(one, one_cpu)}",
         ),
         Figure(
             f"open subscriptions held ({workers} worker processes)",
