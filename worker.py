@@ -34,12 +34,16 @@ from settings import Settings, get_settings
 from store.audit import audit_sequencer
 from store.db import create_engine, create_session_factory
 from workflows import search_attributes
+from workflows.effects import ACTIVITY_TIMEOUT
 from workflows.onboarding import OnboardingWorkflow
 from workflows.partner import PartnerProgramWorkflow
 from workflows.payout import PayoutWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 STICKY_TIMEOUT = timedelta(seconds=3)
+# An activity's write waits this long for its turn among the process's writers (SQLite): well inside the activity's
+# timeout, so a burst of writers is served in turn instead of failing attempts that are then retried.
+WRITER_TURN_TIMEOUT = ACTIVITY_TIMEOUT - timedelta(seconds=5)
 
 WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow, PartnerProgramWorkflow]
 
@@ -90,7 +94,7 @@ def create_worker(client: Client, settings: Settings | None = None, **worker_opt
     """`worker_options` go to the SDK's Worker as they are (e.g. `max_cached_workflows` in benchmarks)."""
     settings = settings or get_settings()
     engine = create_engine(settings.database_url)
-    sessions = create_session_factory(engine)
+    sessions = create_session_factory(engine, turn_timeout=WRITER_TURN_TIMEOUT.total_seconds())
     http = httpx.AsyncClient(timeout=settings.connector_timeout_seconds)
     gateway = SandboxGateway(
         sessions, webhook_secret=settings.payment_webhook_secret, webhook_url=settings.payment_webhook_url, http=http

@@ -97,8 +97,9 @@ class StoreSessions(async_sessionmaker[AsyncSession]):
     writers until it ends; keep it short and never await anything but the store inside it.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, turn_timeout: float = BUSY_TIMEOUT_SECONDS) -> None:
         super().__init__(engine, expire_on_commit=False)
+        self._turn_timeout = turn_timeout
         self._writes = async_sessionmaker(engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False)
         self._writers = asyncio.Lock() if engine.dialect.name == "sqlite" else None
 
@@ -109,9 +110,9 @@ class StoreSessions(async_sessionmaker[AsyncSession]):
                 yield session
             return
         try:
-            await asyncio.wait_for(self._writers.acquire(), timeout=BUSY_TIMEOUT_SECONDS)
+            await asyncio.wait_for(self._writers.acquire(), timeout=self._turn_timeout)
         except TimeoutError as error:
-            raise PoolTimeoutError(f"no turn to write within {BUSY_TIMEOUT_SECONDS:g} s") from error
+            raise PoolTimeoutError(f"no turn to write within {self._turn_timeout:g} s") from error
         try:
             async with self._writes.begin() as session:
                 yield session
@@ -139,8 +140,11 @@ def _postgres_connector(url: URL, schema: str | None) -> Callable[[], Awaitable[
     return connect
 
 
-def create_session_factory(engine: AsyncEngine) -> StoreSessions:
-    return StoreSessions(engine)
+def create_session_factory(engine: AsyncEngine, turn_timeout: float = BUSY_TIMEOUT_SECONDS) -> StoreSessions:
+    """`turn_timeout`: how long a write transaction waits for this process's other writers on SQLite. A request
+    keeps the default, so that a store that is stuck answers 503 within seconds; a worker, whose activities come in
+    bursts (a thousand trials ending at once) and are retried anyway, waits longer rather than fail attempts."""
+    return StoreSessions(engine, turn_timeout)
 
 
 # What the store raises when it cannot be used right now (down, unreachable, locked, out of connections), as
