@@ -266,6 +266,7 @@ def _print_urls(settings: Settings) -> None:
     print(
         "\nPartnerflow is running\n"
         f"  API          {api}/api/v1   (health: {api}/health)\n"
+        f"  Console      {api}/console/   (sign in with an API key)\n"
         f"  API docs     {api}/docs\n"
         f"  Temporal     {host}:{port}   namespace {settings.temporal_namespace}\n"
         f"  Temporal UI  http://{host}:{settings.temporal_ui_port}\n"

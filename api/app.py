@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from temporalio.client import Client
 
 from api.command_trail import CommandsInFlight, CommandTrail, document_idempotency
+from api.console import install_console
 from api.deps import enforce_route_policy
 from api.errors import register_error_handlers
 from api.intent_recovery import IntentRecovery
@@ -21,6 +22,8 @@ from api.routers import (
     onboardings,
     partners,
     payouts,
+    reports,
+    session,
     subscriptions,
     webhooks,
     workflow_history,
@@ -57,6 +60,9 @@ def create_app(
         summary="The partner side of a B2B SaaS app marketplace, run as Temporal workflows",
         version="0.1.0",
         lifespan=lifespan,
+        # Served from the installed package's files by install_console, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.clock = clock or wall_clock
@@ -87,7 +93,10 @@ def create_app(
     api.include_router(workflow_history.router)
     api.include_router(audit.router)
     api.include_router(codec.router)
+    api.include_router(session.router)
+    api.include_router(reports.router)
     app.include_router(api)
+    install_console(app)
     _document_idempotency(app)
     return app
 

@@ -119,6 +119,9 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     ),
     # payouts
     ("GET", "/api/v1/payouts"): _read(A.PAYOUT_READ),
+    ("GET", "/api/v1/reports/monthly"): _read(A.PAYOUT_READ),
+    # the caller itself
+    ("GET", "/api/v1/me"): _read(A.SESSION_READ),
     ("POST", "/api/v1/payouts/{month}/run"): _command(A.PAYOUT_RUN, "payout.run", "payout-{month}", Effect.START),
     # channel partners
     ("POST", "/api/v1/partners"): _command(A.PARTNER_ENROL, "partner.enrol", "partner-{body[id]}", Effect.START),

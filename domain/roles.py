@@ -31,6 +31,7 @@ class Action(StrEnum):
     USAGE_REPORT = "usage.report"
     AUDIT_READ = "audit.read"
     PAYLOAD_DECODE = "payload.decode"
+    SESSION_READ = "session.read"
 
 
 # Roles whose reads are limited to their own tenant's objects.
@@ -58,6 +59,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.AUDIT_READ: frozenset({Role.ADMIN, Role.AUDITOR}),
     # The codec endpoint the Temporal Web UI calls to show decrypted payloads.
     Action.PAYLOAD_DECODE: frozenset({Role.ADMIN, Role.AUDITOR}),
+    # Who the key belongs to and what it may do (the console shows only that).
+    Action.SESSION_READ: frozenset(Role),
 }
 
 

@@ -179,3 +179,33 @@ async def test_a_malformed_filter_is_invalid(payout_api: PayoutApi, query: dict[
 async def test_payouts_need_an_api_key(payout_api: PayoutApi):
     assert_error(await payout_api.http.get("/api/v1/payouts"), 401, "unauthenticated")
     assert_error(await payout_api.http.post(f"/api/v1/payouts/{JANUARY}/run"), 401, "unauthenticated")
+
+
+# --- monthly report (the console's overview) ---------------------------------------------------
+
+
+async def test_the_monthly_report_sums_paid_revenue_the_isvs_share_and_the_payouts_per_month(
+    payout_api: PayoutApi, paid: dict[str, dict[str, Any]]
+):
+    response = await payout_api.http.get("/api/v1/reports/monthly", headers=auth("auditor"))
+    assert response.status_code == 200, response.text
+    months = {item["month"]: item for item in response.json()["items"]}
+    # The ledger of this module's months (the store is the module's own): shares 2,090 + 2,099 in January and
+    # 1,043 + 1 + 2,099 in February, each booked from a net twice its share, and every statement transferred.
+    january, february = months[JANUARY], months[FEBRUARY]
+    assert (january["paid_net_cents"], january["isv_share_cents"], january["payouts_cents"]) == (8_378, 4_189, 4_189)
+    assert (february["paid_net_cents"], february["isv_share_cents"], february["payouts_cents"]) == (6_286, 3_143, 3_143)
+
+
+async def test_an_isv_reads_the_monthly_report_of_its_own_apps_only(
+    payout_api: PayoutApi, paid: dict[str, dict[str, Any]]
+):
+    response = await payout_api.http.get("/api/v1/reports/monthly", headers=auth("isv_a"))
+    assert response.status_code == 200, response.text
+    months = {item["month"]: item for item in response.json()["items"]}
+    assert months[JANUARY]["isv_share_cents"] == 2_090 and months[FEBRUARY]["isv_share_cents"] == 1_043
+
+
+async def test_roles_without_payout_reads_get_no_monthly_report(payout_api: PayoutApi):
+    response = await payout_api.http.get("/api/v1/reports/monthly", headers=auth("pm"))
+    assert_error(response, 403, "forbidden")

@@ -1,0 +1,155 @@
+// One subscription: its lifecycle (trial → active → suspended → terminated) with dates and causes, invoices,
+// exports, and the operator's commands.
+import { ApiError, download, get, may, send } from "../api.js";
+import { badge, date, day, el, euros, field, flash, refusal, table, timeline, words, show } from "../ui.js";
+
+const METHODS = [
+  ["credit_card", "Credit card (token)"],
+  ["paypal", "PayPal (token)"],
+  ["direct_debit", "SEPA direct debit"],
+];
+
+export async function render(main, id) {
+  const path = `/subscriptions/${encodeURIComponent(id)}`;
+  const [view, invoices] = await Promise.all([get(path), get(`${path}/invoices`)]);
+  const commands = may("subscription.command") && view.status !== "terminated";
+  const reload = () => render(main, id);
+
+  async function command(place, method, suffix, body, done) {
+    place.replaceChildren();
+    try {
+      const answer = await send(method, path + suffix, body);
+      flash(answer && answer.status === "pending" ? answer.message : done);
+      await reload();
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      place.replaceChildren(refusal(error));
+    }
+  }
+
+  show(main, 
+    el("p", {}, el("a", { href: "#/subscriptions" }, "← Subscriptions")),
+    el("h1", {}, `${view.customer.name} `, el("small", {}, `${view.app_id}, ${view.term_months}-month term`)),
+    facts(view),
+    el("h2", {}, "Lifecycle"),
+    lifecycle(view),
+    commands ? operatorCommands(view, command) : null,
+    el("h2", {}, "Invoices and payments"),
+    table(
+      [
+        ["Invoice", (i) => i.number],
+        ["Kind", (i) => words(i.kind)],
+        ["Period", (i) => (i.period_start ? `${day(i.period_start)} – ${day(i.period_end)}` : "—")],
+        ["Gross", (i) => euros(i.gross_cents)],
+        ["Status", (i) => badge(i.status)],
+        ["Paid", (i) => date(i.paid_at)],
+        ["Failure", (i) => i.failure_reason || "—"],
+      ],
+      invoices.items,
+    ),
+    el("h2", {}, "Exports"),
+    table(
+      [
+        ["Export", (e) => e.export_id],
+        ["Requested", (e) => `${date(e.requested_at)} by ${e.requested_by}`],
+        ["Fee invoice", (e) => e.fee_invoice],
+        [
+          "File",
+          (e) =>
+            e.file_name
+              ? el("button", { type: "button", onclick: () => download(`${path}/exports/${encodeURIComponent(e.export_id)}`, {}, e.file_name) }, `Download ${e.file_name} (${e.size_bytes} bytes)`)
+              : "being produced",
+        ],
+      ],
+      view.exports,
+    ),
+    el("h2", {}, "History"),
+    timeline([...view.history].reverse().map((entry) => ({ at: entry.at, title: words(entry.action), actor: entry.actor, detail: entry.detail }))),
+    may("audit.read")
+      ? el("p", {}, el("a", { href: `#/audit/history/${encodeURIComponent(`subscription-${view.id}`)}` }, "Decoded workflow history"))
+      : null,
+  );
+}
+
+function facts(view) {
+  return el(
+    "dl",
+    { class: "facts" },
+    el("dt", {}, "Status"), el("dd", {}, badge(view.status), view.suspension_reason ? ` (${words(view.suspension_reason)})` : ""),
+    el("dt", {}, "Customer"), el("dd", {}, `${view.customer.name} (${view.customer.id}, ${view.customer.employees} employees)`),
+    el("dt", {}, "ISV"), el("dd", {}, view.isv_id),
+    el("dt", {}, "Channel partner"), el("dd", {}, view.channel_partner_id || "—"),
+    el("dt", {}, "Price"), el("dd", {}, `${euros(view.monthly_price_cents)} per month, net`),
+    el("dt", {}, "Payment method"), el("dd", {}, view.payment_method || "none on file"),
+    el("dt", {}, "Next invoice"), el("dd", {}, date(view.next_invoice_at)),
+    el("dt", {}, "Arrears"), el("dd", {}, euros(view.arrears_cents)),
+    view.dunning
+      ? [el("dt", {}, "Dunning"), el("dd", {}, `${view.dunning.retries_done} retries; next ${date(view.dunning.next_retry_at)}; unpaid ${view.dunning.unpaid_invoices.join(", ")}`)]
+      : null,
+    view.cancel_at ? [el("dt", {}, "Cancelled for"), el("dd", {}, date(view.cancel_at))] : null,
+  );
+}
+
+// The four phases with their dates and what caused each step (from the subscription's own history).
+function lifecycle(view) {
+  const cause = (...actions) => {
+    const entry = [...view.history].reverse().find((h) => actions.includes(h.action)); // the latest
+    return entry ? `${words(entry.action)}${entry.detail ? `: ${entry.detail}` : ""} (${entry.actor})` : null;
+  };
+  const phases = [
+    ["trialing", "Trial", view.booked_at, view.trial_ends_at, "booked"],
+    ["active", "Active", view.contract_started_at, view.cancel_at || view.current_term_end, cause("trial_ended_with_method", "reinstated")],
+    ["suspended", "Suspend mode", view.suspended_at, view.suspend_ends_at, cause("trial_ended_without_method", "cancelled_in_trial", "contract_ended", "dunning_exhausted")],
+    ["terminated", "Terminated", view.terminated_at, null, cause("suspend_mode_ended")],
+  ];
+  const reached = ["trialing", "active", "suspended", "terminated"].indexOf(view.status);
+  return el(
+    "ol",
+    { class: "phases" },
+    phases.map(([status, title, from, until, why], index) =>
+      el(
+        "li",
+        { class: status === view.status ? "phase current" : from ? "phase done" : "phase" },
+        el("strong", {}, title, status === view.status ? " (now)" : ""),
+        el("div", {}, from ? `from ${date(from)}` : index > reached ? "not reached" : "skipped"),
+        until && from ? el("div", {}, `${status === view.status ? "until" : "ended"} ${date(until)}`) : null,
+        why && from ? el("div", { class: "meta" }, why) : null,
+      ),
+    ),
+  );
+}
+
+function operatorCommands(view, command) {
+  const place = el("div", { class: "answer" });
+  const reason = el("input", { type: "text", name: "reason", maxlength: 500 });
+  const method = el("select", { name: "method" }, METHODS.map(([value, label]) => el("option", { value }, label)));
+  const token = el("input", { type: "text", name: "token", value: "tok_success" });
+  const iban = el("input", { type: "text", name: "iban", placeholder: "DE89 3704 0044 0532 0130 00" });
+  const holder = el("input", { type: "text", name: "holder" });
+  const buttons = [];
+  if (view.status !== "suspended" && !view.cancel_at) {
+    buttons.push(el("button", { type: "button", onclick: () => command(place, "POST", "/cancel", { reason: reason.value || null }, view.status === "trialing" ? "Cancelled: suspend mode starts now." : "Cancelled at the end of the term.") }, "Cancel"));
+  }
+  if (view.status === "suspended") {
+    buttons.push(el("button", { type: "button", onclick: () => command(place, "POST", "/reinstate", { comment: reason.value || null }, "Reinstated.") }, "Reinstate"));
+  }
+  buttons.push(el("button", { type: "button", onclick: () => command(place, "POST", "/export-request", {}, "Export requested.") }, "Request data export"));
+  const change = el("button", {
+    type: "button",
+    onclick: () => {
+      const body =
+        method.value === "direct_debit"
+          ? { type: "direct_debit", iban: iban.value, account_holder: holder.value, mandate_reference: `MANDATE-${Date.now()}` }
+          : { type: method.value, token: token.value };
+      command(place, "PUT", "/payment-method", body, "Payment method changed.");
+    },
+  }, "Change payment method");
+  return el(
+    "section",
+    { class: "card commands", "aria-label": "Subscription commands" },
+    field("Reason or comment", reason),
+    el("div", { class: "buttons" }, buttons),
+    el("fieldset", {}, el("legend", {}, "Payment method"), field("Type", method), field("Token (cards, PayPal)", token), field("IBAN (direct debit)", iban), field("Account holder", holder), change),
+    place,
+  );
+}
