@@ -6,10 +6,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CurrentPrincipal, Sessions
-from api.errors import ApiError
+from api.errors import ERROR_RESPONSES, ApiError
 from store import reports
 
-router = APIRouter(prefix="/reports", tags=["reports"])
+router = APIRouter(prefix="/reports", tags=["reports"], responses=ERROR_RESPONSES)
 
 
 class MonthOut(BaseModel):

@@ -4,9 +4,10 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from api.deps import CurrentPrincipal
+from api.errors import ERROR_RESPONSES
 from domain.roles import Action, Role
 
-router = APIRouter(tags=["session"])
+router = APIRouter(tags=["session"], responses=ERROR_RESPONSES)
 
 
 class Caller(BaseModel):

@@ -20,6 +20,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api.conftest import Api, key_of, serving
+from tests.conftest import local_dev_server
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 LOOPBACK = {"127.0.0.1", "localhost"}
@@ -81,11 +82,19 @@ def _free_port() -> int:
 
 
 @pytest_asyncio.fixture(scope="module")
+async def console_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A dev server of the console tests' own: lists read every workflow in its visibility, and those other tests
+    left on a shared one have no worker any more to answer the console's reads."""
+    async with local_dev_server() as env:
+        yield env
+
+
+@pytest_asyncio.fixture(scope="module")
 async def served(
-    dev_server_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+    console_server: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[tuple[str, Api]]:
     """The app over real HTTP (uvicorn on loopback), its worker and store."""
-    async with serving(dev_server_env, tmp_path_factory.mktemp("console")) as api:
+    async with serving(console_server, tmp_path_factory.mktemp("console")) as api:
         assert api.app is not None
         port = _free_port()
         server = uvicorn.Server(

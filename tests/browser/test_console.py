@@ -4,7 +4,7 @@ the API key of their role, in headless Chromium."""
 import uuid
 
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
-from tests.api.conftest import ISV_A, ISV_B, auth
+from tests.api.conftest import ISV_A, ISV_B, auth, key_of
 from tests.browser.conftest import Console
 
 
@@ -157,4 +157,21 @@ async def test_the_api_documentation_renders_offline(console: Console) -> None:
     await console.page.goto(f"{console.url}/docs")
     await console.page.get_by_text("/api/v1/onboardings", exact=False).first.wait_for()
     await console.screenshot("docs")
+    console.assert_clean()
+
+
+async def test_the_console_is_used_with_the_keyboard_alone(console: Console) -> None:
+    await console.page.goto(f"{console.url}/console/")
+    await console.page.keyboard.type(key_of("pm"))  # the key field has the focus when the page opens
+    await console.page.keyboard.press("Enter")
+    await console.page.get_by_role("button", name="Sign out").wait_for()
+    # The skip link comes first, then the pages: Tab to "Onboardings" and open it with Enter.
+    for _ in range(10):
+        await console.page.keyboard.press("Tab")
+        focused = await console.page.evaluate("document.activeElement.textContent")
+        if focused == "Onboardings":
+            break
+    assert focused == "Onboardings"
+    await console.page.keyboard.press("Enter")
+    await console.page.get_by_role("heading", name="Onboarding board").wait_for()
     console.assert_clean()
