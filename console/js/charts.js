@@ -44,12 +44,19 @@ export function stackedBars(title, rows, format = String) {
         text(x + 6, y + bar * 0.7, format(total)),
       ];
     }),
-    names.map(([name, tone], index) => [
-      svg("rect", { x: labelWidth + index * 130, y: height - 22, width: 12, height: 12, class: `tone-${tone}` }),
-      text(labelWidth + index * 130 + 18, height - 12, name),
-    ]),
+    legend(names, 10, height - 22),
   );
   return el("figure", { class: "chart" }, el("figcaption", {}, title), chart);
+}
+
+// One swatch and name after another, each as wide as its name (about 7 units a character at this font size).
+function legend(names, x, y) {
+  let left = x;
+  return names.map(([name, tone]) => {
+    const item = [svg("rect", { x: left, y, width: 12, height: 12, class: `tone-${tone}` }), text(left + 18, y + 10, name)];
+    left += 18 + name.length * 7 + 24;
+    return item;
+  });
 }
 
 function describe(rows, format) {

@@ -31,17 +31,31 @@ export async function render(main) {
 }
 
 function card(partner) {
-  const keep = partner.points + partner.points_to_keep_tier;
-  const next = partner.next_tier ? partner.points + partner.points_to_next_tier : null;
   return el(
     "li",
     { class: "card" },
     el("a", { href: `#/partners/${encodeURIComponent(partner.id)}` }, el("strong", {}, partner.name)),
     el("div", { class: "meta" }, `Account manager: ${partner.account_manager}`),
     el("div", { class: "badges" }, badge(partner.status), partner.open_review ? badge("at_risk", "termination review open") : null),
-    progress(partner.points, Math.max(keep, 1), `Points to keep ${words(partner.tier)}`),
-    next ? progress(partner.points, next, `Points to reach ${words(partner.next_tier)}`) : el("small", {}, "Highest tier"),
+    standing(partner),
   );
+}
+
+// Points against the thresholds of keeping the tier and of reaching the next, as the year end will apply them.
+function standing(partner) {
+  const tier = words(partner.tier);
+  const keep =
+    partner.points_to_keep_tier > 0
+      ? progress(partner.points, partner.points + partner.points_to_keep_tier, `Points to keep ${tier}`)
+      : progress(partner.points, partner.points, `${tier} kept; points`);
+  if (!partner.next_tier) return [keep, el("small", {}, "Highest tier")];
+  const next = words(partner.next_tier);
+  return [
+    keep,
+    partner.points_to_next_tier > 0
+      ? progress(partner.points, partner.points + partner.points_to_next_tier, `Points to reach ${next}`)
+      : progress(partner.points, partner.points, `${next} reached (from the year end); points`),
+  ];
 }
 
 export async function renderOne(main, id) {
@@ -60,7 +74,7 @@ export async function renderOne(main, id) {
       el("dt", {}, "Projected tier"), el("dd", {}, words(partner.projected_tier)),
       el("dt", {}, "Next quality report"), el("dd", {}, date(partner.next_report_at)),
     ),
-    card(partner),
+    el("section", { class: "card", "aria-label": "Standing" }, standing(partner)),
     partner.open_review ? review(partner, () => renderOne(main, id)) : null,
     el("h2", {}, "Quality reports"),
     table(
