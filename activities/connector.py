@@ -22,10 +22,13 @@ from domain.ids import subscription_workflow_id
 from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
 from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply
 from store import audit, models
-from store.db import insert_ignoring_conflict
+from store.db import insert_ignoring_conflict, table_of
 
 LOCAL = "local"  # apps.provisioning_endpoint of apps served by the embedded local connector (as is None)
 RETRYABLE_STATUSES = frozenset({408, 425, 429})  # besides every 5xx: the ISV asks us to come back later
+# Read as columns of their tables: a mapped App would also load its plans, which a call does not need.
+APPS = table_of(models.App)
+CALLS = table_of(models.ConnectorCallRow)
 
 
 def request_body(call: ConnectorCall) -> bytes:
@@ -78,7 +81,7 @@ class ConnectorActivities:
         log with the answer, once per event id.
         """
         async with self._sessions() as session:  # one read for both: the app's endpoint, and an earlier answer
-            app = await session.scalar(select(models.App).where(models.App.id == call.app_id))
+            app = (await session.execute(select(APPS.c.provisioning_endpoint).where(APPS.c.id == call.app_id))).first()
             recorded = await _recorded_in(session, call.event_id)
         if app is None:
             raise ApplicationError(f"app {call.app_id} is not in the catalogue", type="unknown_app", non_retryable=True)
@@ -165,7 +168,8 @@ class ConnectorActivities:
 
 
 async def _recorded_in(session: AsyncSession, event_id: str) -> ConnectorReply | None:
-    row = await session.scalar(select(models.ConnectorCallRow).where(models.ConnectorCallRow.event_id == event_id))
+    answer = select(CALLS.c.status_code, CALLS.c.response_body).where(CALLS.c.event_id == event_id)
+    row = (await session.execute(answer)).first()
     if row is None or row.status_code is None:
         return None
     return ConnectorReply(status_code=row.status_code, body=reply_body(row.response_body))

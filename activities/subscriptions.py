@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic_core import to_jsonable_python
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
@@ -33,7 +33,7 @@ from domain.subscription.model import (
     SubscriptionStatus,
 )
 from store import audit, models
-from store.db import as_utc, insert_ignoring_conflict, insert_once
+from store.db import as_utc, insert_ignoring_conflict, insert_once, table_of
 
 EXPORT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")  # becomes a file name: no paths
 INVOICE_COLUMNS = (
@@ -167,21 +167,20 @@ async def _record_in(session: AsyncSession, record: SubscriptionRecord) -> None:
     values = record.model_dump()
     values["status"] = record.status.value
     values["suspension_reason"] = record.suspension_reason.value if record.suspension_reason else None
-    row = await session.scalar(
-        select(models.Subscription).where(
-            models.Subscription.subscription_id == record.subscription_id,
-            models.Subscription.booked_at == record.booked_at,
-        )
-    )
+    # Core statements, not the ORM's unit of work: a snapshot is written at every step of every subscription.
+    table = table_of(models.Subscription)
+    booking = (table.c.subscription_id == record.subscription_id) & (table.c.booked_at == record.booked_at)
+    stored = (await session.execute(select(table.c.status, table.c.updated_at).where(booking))).first()
     # The store held an earlier snapshot of this same suspension: not a new one.
     suspension_went_on = (
-        row is not None and row.status == SubscriptionStatus.SUSPENDED and as_utc(row.updated_at) < record.updated_at
+        stored is not None
+        and stored.status == SubscriptionStatus.SUSPENDED
+        and as_utc(stored.updated_at) < record.updated_at
     )
-    if row is None:
-        session.add(models.Subscription(**values))
-    elif as_utc(row.updated_at) <= record.updated_at:
-        for name, value in values.items():
-            setattr(row, name, value)
+    if stored is None:
+        await session.execute(insert(table), values)
+    elif as_utc(stored.updated_at) <= record.updated_at:
+        await session.execute(update(table).where(booking), values)
     if record.status == SubscriptionStatus.SUSPENDED and not suspension_went_on:
         audit.enqueue_in(session, _suspension(record))
     elif record.status == SubscriptionStatus.TERMINATED:

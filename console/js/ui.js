@@ -145,3 +145,19 @@ export function progress(value, max, label) {
 export function show(container, ...children) {
   container.replaceChildren(...children.flat(Infinity).filter((child) => child !== null && child !== undefined && child !== false));
 }
+
+// A filter form: labelled controls and a Filter button that moves to the hash `target()` names.
+export function filterForm(label, controls, target) {
+  const form = el("form", { class: "filters", "aria-label": label }, controls, el("button", { type: "submit" }, "Filter"));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    location.hash = target();
+  });
+  return form;
+}
+
+// `#/page` with the non-empty values of `query` as its query part.
+export function hashOf(page, query) {
+  const params = new URLSearchParams(Object.entries(query).filter(([, value]) => value));
+  return params.size ? `${page}?${params}` : page;
+}

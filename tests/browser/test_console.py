@@ -1,7 +1,11 @@
 """The operator console, used as its users would: a partner manager, an operator, an auditor and an ISV, each with
 the API key of their role, in headless Chromium."""
 
+import asyncio
+import re
 import uuid
+import zipfile
+from pathlib import Path
 
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from tests.api.conftest import ISV_A, ISV_B, auth, key_of
@@ -174,4 +178,61 @@ async def test_the_console_is_used_with_the_keyboard_alone(console: Console) -> 
     assert focused == "Onboardings"
     await console.page.keyboard.press("Enter")
     await console.page.get_by_role("heading", name="Onboarding board").wait_for()
+    console.assert_clean()
+
+
+async def test_a_partner_manager_puts_an_onboarding_on_hold_and_resumes_it(console: Console) -> None:
+    onboarding, _ = await _new_onboarding(console)
+    await console.sign_in("pm")
+    await console.open(f"/onboardings/{onboarding}")
+    page = console.page
+    await page.get_by_label("Comment or reason").fill("waiting for the ISV's security audit")
+    await page.get_by_role("button", name="Put on hold").click()
+    await page.get_by_text("Put on hold.").wait_for()
+    assert "on hold" in await page.locator("dl.facts").inner_text()
+    await console.open("/onboardings")
+    card = page.locator("li.card", has=page.locator(f'a[href="#/onboardings/{onboarding}"]'))
+    assert "on hold" in await card.inner_text()
+    await console.open(f"/onboardings/{onboarding}")
+    await page.get_by_role("button", name="Resume").click()
+    await page.get_by_text("Resumed.").wait_for()
+    assert "in progress" in await page.locator("dl.facts").inner_text()
+    console.assert_clean()
+
+
+async def test_an_auditor_downloads_the_audit_log_as_csv(console: Console) -> None:
+    await _new_onboarding(console)
+    await console.sign_in("auditor")
+    await console.open("/audit")
+    async with console.page.expect_download() as started:
+        await console.page.get_by_role("button", name="Download CSV (every matching entry)").click()
+    download = await started.value
+    assert download.suggested_filename == "audit-log.csv"
+    content = await asyncio.to_thread(Path(await download.path()).read_text)
+    assert content.splitlines()[0].startswith("seq,") and "onboarding.start" in content
+    console.assert_clean()
+
+
+async def test_an_operator_requests_a_data_export_in_suspend_mode_and_downloads_it(console: Console) -> None:
+    onboarding, app = await _new_onboarding(console)
+    await _walk_to_live(console, onboarding)
+    subscription = await _book(console, app)
+    cancel = await console.api.http.post(
+        f"/api/v1/subscriptions/{subscription}/cancel", json={"reason": "closing down"}, headers=auth("operator")
+    )
+    assert cancel.status_code == 200, cancel.text
+    await console.sign_in("operator")
+    await console.open(f"/subscriptions/{subscription}")
+    await console.page.get_by_role("button", name="Request data export").click()
+    await console.page.get_by_text("Export requested.").wait_for()
+    download_button = console.page.get_by_role("button", name=re.compile(r"^Download .*\.zip"))
+    for _ in range(20):  # the export is produced by an activity after the command answered
+        if await download_button.count():
+            break
+        await console.open(f"/subscriptions/{subscription}")
+    async with console.page.expect_download() as started:
+        await download_button.click()
+    download = await started.value
+    with zipfile.ZipFile(await download.path()) as archive:
+        assert {"subscription.json", "invoices.csv"} <= set(archive.namelist())
     console.assert_clean()

@@ -1,6 +1,6 @@
 // Audit: the audit log with filters and CSV download, its verification, and a workflow's decoded history.
 import { download, get } from "../api.js";
-import { badge, date, el, field, table, words, show } from "../ui.js";
+import { badge, date, el, field, filterForm, hashOf, show, table, words } from "../ui.js";
 
 const FILTERS = ["target", "subject", "action", "outcome", "since", "until"];
 
@@ -9,13 +9,9 @@ export async function render(main) {
   const query = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) || ""]));
   const [page, verification] = await Promise.all([get("/audit/log", { ...query, page_size: 100, cursor: params.get("cursor") || "" }), get("/audit/verify")]);
   const inputs = Object.fromEntries(FILTERS.map((name) => [name, el("input", { type: "text", name, value: query[name], placeholder: placeholder(name) })]));
-  const form = el("form", { class: "filters", "aria-label": "Filter the audit log" }, FILTERS.map((name) => field(words(name), inputs[name])), el("button", { type: "submit" }, "Filter"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const next = new URLSearchParams();
-    for (const name of FILTERS) if (inputs[name].value.trim()) next.set(name, inputs[name].value.trim());
-    location.hash = `#/audit${next.size ? "?" + next : ""}`;
-  });
+  const form = filterForm("Filter the audit log", FILTERS.map((name) => field(words(name), inputs[name])), () =>
+    hashOf("#/audit", Object.fromEntries(FILTERS.map((name) => [name, inputs[name].value.trim()]))),
+  );
   const history = el("input", { type: "text", name: "workflow_id", placeholder: "e.g. onboarding-acme-acme-crm", required: true });
   const open = el("form", { class: "filters", "aria-label": "Open a workflow history" }, field("Workflow id", history), el("button", { type: "submit" }, "Open history"));
   open.addEventListener("submit", (event) => {

@@ -1,6 +1,6 @@
 // The onboarding board: one column per stage, a card per onboarding, filters by partner manager and SLA.
 import { all, get } from "../api.js";
-import { badge, daysSince, el, field, select, words, show } from "../ui.js";
+import { badge, daysSince, el, field, filterForm, hashOf, select, show, words } from "../ui.js";
 
 export const STAGES = ["identification", "feasibility", "commercial", "integration", "go_live"];
 const SLA = [["", "any SLA"], ["on_track", "on track"], ["at_risk", "at risk"], ["overdue", "overdue"]];
@@ -32,22 +32,11 @@ export async function render(main) {
   const manager = select("partner_manager", [["", "all partner managers"], ...managers.map((m) => [m, m])], filters.partner_manager);
   const sla = select("sla_status", SLA, filters.sla_status);
   const showClosed = el("input", { type: "checkbox", name: "closed", checked: closed });
-  const form = el(
-    "form",
-    { class: "filters", "aria-label": "Filter onboardings" },
-    field("Partner manager", manager),
-    field("SLA", sla),
-    el("label", { class: "check" }, showClosed, " show live and rejected"),
-    el("button", { type: "submit" }, "Filter"),
+  const form = filterForm(
+    "Filter onboardings",
+    [field("Partner manager", manager), field("SLA", sla), el("label", { class: "check" }, showClosed, " show live and rejected")],
+    () => hashOf("#/onboardings", { partner_manager: manager.value, sla_status: sla.value, closed: showClosed.checked ? "1" : "" }),
   );
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const query = new URLSearchParams();
-    if (manager.value) query.set("partner_manager", manager.value);
-    if (sla.value) query.set("sla_status", sla.value);
-    if (showClosed.checked) query.set("closed", "1");
-    location.hash = `#/onboardings${query.size ? "?" + query : ""}`;
-  });
 
   const columns = STAGES.map((stage) => {
     const cards = onboardings.filter((view) => view.stage === stage).map(card);

@@ -1,6 +1,6 @@
 // The app catalogue: every live app, by category.
 import { all } from "../api.js";
-import { date, el, euros, field, select, table, words, show } from "../ui.js";
+import { date, el, euros, field, filterForm, hashOf, select, show, table, words } from "../ui.js";
 
 const CATEGORIES = [
   "sales_marketing", "crm_customer_management", "finance_accounting", "hr", "erp_logistics",
@@ -11,11 +11,9 @@ export async function render(main) {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const apps = await all("/apps", { category: params.get("category") || "" }, 500);
   const category = select("category", [["", "all categories"], ...CATEGORIES.map((c) => [c, words(c)])], params.get("category") || "");
-  const form = el("form", { class: "filters", "aria-label": "Filter the catalogue" }, field("Category", category), el("button", { type: "submit" }, "Filter"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    location.hash = category.value ? `#/catalogue?category=${category.value}` : "#/catalogue";
-  });
+  const form = filterForm("Filter the catalogue", [field("Category", category)], () =>
+    hashOf("#/catalogue", { category: category.value }),
+  );
   show(main, 
     el("h1", {}, "App catalogue"),
     form,

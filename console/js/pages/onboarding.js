@@ -1,6 +1,7 @@
 // One onboarding: its checklist by stage (tick/untick), commercial terms, the stage commands and its history.
-import { ApiError, get, may, send } from "../api.js";
-import { badge, date, el, field, flash, refusal, timeline, words, show } from "../ui.js";
+import { get, may } from "../api.js";
+import { commandsOn } from "../commands.js";
+import { badge, date, el, field, show, timeline, words } from "../ui.js";
 import { STAGES } from "./board.js";
 
 const TERMS = [1, 12, 24];
@@ -12,18 +13,7 @@ export async function render(main, id) {
   const commands = may("onboarding.command") && (view.status === "in_progress" || view.status === "on_hold");
   const reload = () => render(main, id);
 
-  // Runs a command and shows a refusal next to the control that asked for it.
-  async function command(place, method, suffix, body, done) {
-    place.replaceChildren();
-    try {
-      const answer = await send(method, path + suffix, body);
-      flash(answer && answer.status === "pending" ? answer.message : done);
-      await reload();
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      place.replaceChildren(refusal(error));
-    }
-  }
+  const command = commandsOn(path, reload);
 
   show(main, 
     el("p", {}, el("a", { href: "#/onboardings" }, "← Onboarding board")),

@@ -1,7 +1,8 @@
 // Channel partners by tier, with points towards keeping the tier and reaching the next; a partner's quality
 // reports as traffic lights and its open termination review with the decision.
-import { ApiError, all, get, may, send } from "../api.js";
-import { badge, date, day, el, field, flash, progress, refusal, select, table, timeline, words, show } from "../ui.js";
+import { all, get, may } from "../api.js";
+import { commandsOn } from "../commands.js";
+import { badge, date, day, el, field, filterForm, hashOf, progress, select, show, table, timeline, words } from "../ui.js";
 
 export const TIERS = ["basic", "advanced", "expert", "expert_plus"];
 
@@ -10,11 +11,7 @@ export async function render(main) {
   const items = await all("/partners", { tier: params.get("tier") || "" }, 300);
   const partners = await Promise.all(items.map((item) => get(`/partners/${encodeURIComponent(item.id)}`)));
   const tier = select("tier", [["", "all tiers"], ...TIERS.map((t) => [t, words(t)])], params.get("tier") || "");
-  const form = el("form", { class: "filters", "aria-label": "Filter partners" }, field("Tier", tier), el("button", { type: "submit" }, "Filter"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    location.hash = tier.value ? `#/partners?tier=${tier.value}` : "#/partners";
-  });
+  const form = filterForm("Filter partners", [field("Tier", tier)], () => hashOf("#/partners", { tier: tier.value }));
   show(main, 
     el("h1", {}, "Channel partners"),
     form,
@@ -110,17 +107,9 @@ const light = (share, failing) =>
 function review(partner, reload) {
   const place = el("div", { class: "answer" });
   const note = el("input", { type: "text", name: "note", maxlength: 500, required: true });
-  const decide = (decision) => async () => {
-    place.replaceChildren();
-    try {
-      const answer = await send("POST", `/partners/${encodeURIComponent(partner.id)}/review-decision`, { decision, note: note.value || decision });
-      flash(answer && answer.status === "pending" ? answer.message : `Review decided: ${decision}.`);
-      await reload();
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      place.replaceChildren(refusal(error));
-    }
-  };
+  const command = commandsOn(`/partners/${encodeURIComponent(partner.id)}`, reload);
+  const decide = (decision) => () =>
+    command(place, "POST", "/review-decision", { decision, note: note.value || decision }, `Review decided: ${decision}.`);
   return el(
     "section",
     { class: "card commands", "aria-label": "Termination review" },

@@ -1,7 +1,8 @@
 // One subscription: its lifecycle (trial → active → suspended → terminated) with dates and causes, invoices,
 // exports, and the operator's commands.
-import { ApiError, download, get, may, send } from "../api.js";
-import { badge, date, day, el, euros, field, flash, refusal, table, timeline, words, show } from "../ui.js";
+import { download, get, may } from "../api.js";
+import { commandsOn } from "../commands.js";
+import { badge, date, day, el, euros, field, show, table, timeline, words } from "../ui.js";
 
 const METHODS = [
   ["credit_card", "Credit card (token)"],
@@ -15,17 +16,7 @@ export async function render(main, id) {
   const commands = may("subscription.command") && view.status !== "terminated";
   const reload = () => render(main, id);
 
-  async function command(place, method, suffix, body, done) {
-    place.replaceChildren();
-    try {
-      const answer = await send(method, path + suffix, body);
-      flash(answer && answer.status === "pending" ? answer.message : done);
-      await reload();
-    } catch (error) {
-      if (!(error instanceof ApiError)) throw error;
-      place.replaceChildren(refusal(error));
-    }
-  }
+  const command = commandsOn(path, reload);
 
   show(main, 
     el("p", {}, el("a", { href: "#/subscriptions" }, "← Subscriptions")),

@@ -1,6 +1,6 @@
 // Subscriptions: a list filtered by status (and app or ISV), each opening its lifecycle.
 import { all } from "../api.js";
-import { badge, date, el, field, select, table, show } from "../ui.js";
+import { badge, date, el, field, filterForm, hashOf, select, show, table } from "../ui.js";
 
 const STATUSES = [["", "any status"], ["trialing", "trialing"], ["active", "active"], ["suspended", "suspended"], ["terminated", "terminated"]];
 
@@ -10,14 +10,9 @@ export async function render(main) {
   const items = await all("/subscriptions", filters, 500);
   const status = select("status", STATUSES, filters.status);
   const app = el("input", { type: "text", name: "app_id", value: filters.app_id, placeholder: "e.g. acme-crm" });
-  const form = el("form", { class: "filters", "aria-label": "Filter subscriptions" }, field("Status", status), field("App", app), el("button", { type: "submit" }, "Filter"));
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
-    const query = new URLSearchParams();
-    if (status.value) query.set("status", status.value);
-    if (app.value) query.set("app_id", app.value.trim());
-    location.hash = `#/subscriptions${query.size ? "?" + query : ""}`;
-  });
+  const form = filterForm("Filter subscriptions", [field("Status", status), field("App", app)], () =>
+    hashOf("#/subscriptions", { status: status.value, app_id: app.value.trim() }),
+  );
   show(main, 
     el("h1", {}, "Subscriptions"),
     form,
