@@ -4,7 +4,8 @@ aiosqlite runs every call on a connection in a thread of its own; SQLAlchemy's a
 (open a cursor, execute, fetch the rows, close the cursor), and each call waits for the event loop to take its
 answer. On a busy loop (a worker running activities and workflow tasks together) that wait, not SQLite, is most of
 a statement's time, and SQLite's single writer holds the write lock through all of it. Here a statement is one call
-that does the four steps in the connection's thread: a write transaction holds the lock a third as long.
+that does the four steps in the connection's thread, and a transaction's BEGIN goes with its first statement: a
+write transaction holds the lock a third as long.
 
 Only the plain cursor changes; server-side cursors, the connection and the dialect are aiosqlite's own.
 """
@@ -19,12 +20,19 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_dbapi,
 )
 
+# How store/db.py begins its transactions.
+_BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 # What one statement gives back: the cursor's description, its rows, lastrowid and rowcount.
 _Outcome = tuple[Any, list[Any], int | None, int]
 
 
-def _execute(connection: sqlite3.Connection, operation: str, parameters: Any, many: bool) -> _Outcome:
-    """In the connection's thread: the whole statement, as the adapter's cursor would have run it step by step."""
+def _execute(
+    connection: sqlite3.Connection, begin: str | None, operation: str, parameters: Any, many: bool
+) -> _Outcome:
+    """In the connection's thread: the transaction's BEGIN if it is still to be sent, then the whole statement, as
+    the adapter's cursor would have run it step by step."""
+    if begin is not None:
+        connection.execute(begin)
     cursor = connection.cursor()
     try:
         if many:
@@ -42,6 +50,11 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ()
 
     def execute(self, operation: Any, parameters: Any = None) -> Any:
+        if isinstance(operation, str) and operation in _BEGINS and not parameters:
+            # Sent with the transaction's first statement, in the same trip (store/db.py begins every transaction).
+            self._adapt_connection.defer_begin(operation)  # type: ignore[attr-defined]
+            self.description, self.rowcount = None, -1
+            return
         self._run(operation, parameters, many=False)
 
     def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
@@ -50,7 +63,8 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
     def _run(self, operation: Any, parameters: Any, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]  # what the adapter wraps
         try:
-            statement = connection._execute(_execute, connection._conn, operation, parameters, many)  # type: ignore[no-untyped-call]
+            begin = self._adapt_connection.take_begin()  # type: ignore[attr-defined]
+            statement = connection._execute(_execute, connection._conn, begin, operation, parameters, many)  # type: ignore[no-untyped-call]
             outcome: _Outcome = self.await_(statement)
         except Exception as error:
             self._adapt_connection._handle_exception(error)
@@ -61,10 +75,37 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class _OneTripConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    __slots__ = ("_begin",)
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def defer_begin(self, begin: str) -> None:
+        self._begin = begin
+
+    def take_begin(self) -> str | None:
+        begin, self._begin = self._begin, None
+        return begin
 
     def cursor(self, server_side: bool = False) -> AsyncAdapt_aiosqlite_cursor:
-        return super().cursor(server_side) if server_side else _OneTripCursor(self)
+        if server_side:  # a trip of its own for the BEGIN, then the adapter's own cursor
+            self._send_begin()
+            return super().cursor(server_side)
+        return _OneTripCursor(self)
+
+    def commit(self) -> None:
+        if self.take_begin() is None:  # else the transaction never started: nothing to commit
+            super().commit()
+
+    def rollback(self) -> None:
+        if self.take_begin() is None:
+            super().rollback()
+
+    def _send_begin(self) -> None:
+        begin = self.take_begin()
+        if begin is not None:
+            _OneTripCursor(self)._run(begin, None, many=False)
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
