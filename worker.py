@@ -133,6 +133,7 @@ def create_worker(client: Client, settings: Settings | None = None, **worker_opt
             subscriptions.record_with_notice,
             subscriptions.produce_export,
             connector.call,
+            connector.record_and_call,
             connector.test,
             payouts.prepare_statements,
             payouts.transfer,

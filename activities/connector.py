@@ -17,10 +17,11 @@ from temporalio.exceptions import ApplicationError
 
 from activities import names
 from activities.audit_trail import system_action
+from activities.subscriptions import record_snapshot
 from domain.audit import AuditDraft, SystemAction
 from domain.ids import subscription_workflow_id
 from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
-from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply
+from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply, RecordedCall
 from store import audit, models
 from store.db import insert_ignoring_conflict, table_of
 
@@ -86,6 +87,15 @@ class ConnectorActivities:
         if app is None:
             raise ApplicationError(f"app {call.app_id} is not in the catalogue", type="unknown_app", non_retryable=True)
         return recorded or await self._send(call, app.provisioning_endpoint)
+
+    @activity.defn(name=names.RECORD_AND_CALL_CONNECTOR)
+    async def record_and_call(self, step: RecordedCall) -> ConnectorReply:
+        """A lifecycle step's snapshot (and notice), then its call to the ISV: `record_subscription` and `call` in one
+        activity. The snapshot comes first, so an ISV that is down or refuses never holds up the store's copy or its
+        audit entry; a retry writes the same snapshot again (a no-op) and repeats the call under the same event id,
+        which the ISV applies once."""
+        await record_snapshot(self._sessions, step.record, step.notice)
+        return await self.call(step.call)
 
     @activity.defn(name=names.TEST_CONNECTOR)
     async def test(self, call: ConnectorCall) -> ConnectorReply:

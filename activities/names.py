@@ -20,6 +20,8 @@ PRODUCE_EXPORT = "exports.produce"
 
 # ISV connector
 CALL_CONNECTOR = "connector.call"
+# A subscription snapshot (and its notice), then the ISV connector call of the same lifecycle step, in one activity.
+RECORD_AND_CALL_CONNECTOR = "connector.record_and_call"
 TEST_CONNECTOR = "connector.test"
 
 # Payouts

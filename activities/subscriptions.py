@@ -72,30 +72,17 @@ class SubscriptionActivities:
         A snapshot that starts suspend mode, or terminates the subscription, is recorded in the audit log, in the
         same transaction.
         """
-        await self._in_one_transaction(record)
+        await record_snapshot(self._sessions, record)
 
     @activity.defn(name=names.RECORD_SUBSCRIPTION_WITH_NOTICE)
     async def record_with_notice(self, change: NotifiedRecord) -> None:
         """`record_subscription` and `send_notification` in one transaction; a retry repeats neither."""
-        await self._in_one_transaction(change.record, change.notice)
+        await record_snapshot(self._sessions, change.record, change.notice)
 
     @activity.defn(name=names.SEND_NOTIFICATION)
     async def send_notification(self, note: NotificationRecord) -> None:
         async with self._sessions.begin() as session:
             await _notify_in(session, note)
-
-    async def _in_one_transaction(self, record: SubscriptionRecord, notice: NotificationRecord | None = None) -> None:
-        for attempt in range(2):
-            try:
-                async with self._sessions.begin() as session:
-                    await _record_in(session, record)
-                    if notice is not None:
-                        await _notify_in(session, notice)
-                return
-            except IntegrityError:
-                # A concurrent attempt inserted the row between our read and write: update it instead.
-                if attempt:
-                    raise
 
     @activity.defn(name=names.PRODUCE_EXPORT)
     async def produce_export(self, job: ExportJob) -> ExportFile:
@@ -161,6 +148,23 @@ class SubscriptionActivities:
             "invoices.csv": _csv(invoice_rows),
             "isv_export.json": _json(job.isv_export),
         }
+
+
+async def record_snapshot(
+    sessions: async_sessionmaker[AsyncSession], record: SubscriptionRecord, notice: NotificationRecord | None = None
+) -> None:
+    """The snapshot, its audit entry (a suspension, a termination) and `notice`, in one transaction."""
+    for attempt in range(2):
+        try:
+            async with sessions.begin() as session:
+                await _record_in(session, record)
+                if notice is not None:
+                    await _notify_in(session, notice)
+            return
+        except IntegrityError:
+            # A concurrent attempt inserted the row between our read and write: update it instead.
+            if attempt:
+                raise
 
 
 async def _record_in(session: AsyncSession, record: SubscriptionRecord) -> None:

@@ -120,7 +120,8 @@ HOW_TO_READ = """\
 - `lifecycles`: the real workflow with its worker and a SQLite store against a bare workflow with the same timers
   and one no-op activity per invoice, both on a fresh time-skipping server, in the same process as the bench, whose
   CPU is what both take. Per lifecycle the workflow runs 12 settlements (invoice, charge, payment, revenue share:
-  one activity and one store transaction each), 3 ISV connector calls and 4 snapshots of the subscription; what is
+  one activity and one store transaction each), 3 steps that record a snapshot and tell the ISV connector in one
+  activity (booking, suspension with its notice, termination) and the cancel's snapshot: 16 activities; what is
   left of the gap is the store work those activities do, which the bare workflow does not have. Snapshots stay
   activities rather than local activities so that an auditor reads each one's input in the workflow's history.
 - What made the store work cheaper: each SQLite statement is one trip to its connection's thread

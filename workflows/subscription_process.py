@@ -12,7 +12,7 @@ it exists once per worker; `workflows/subscription.py` keeps only the workflow's
 import asyncio
 import contextlib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -37,10 +37,13 @@ from domain.subscription.model import (
     ExportRecord,
     ExportRequestCommand,
     Invoice,
+    NotificationRecord,
     PaymentEvent,
+    RecordedCall,
     ReinstateCommand,
     SettlementResult,
     SubscriptionInput,
+    SubscriptionRecord,
     SubscriptionState,
     SubscriptionStatus,
     SubscriptionView,
@@ -57,6 +60,9 @@ SETTLE_IN_ONE_ACTIVITY = "settle-invoice-in-one-activity"
 # The snapshot of a suspension and its notice in one activity, instead of two. (Snapshots stay activities, not local
 # activities: an auditor reads each one's input in the workflow's history.)
 RECORD_WITH_NOTICE = "record-subscription-with-notice"
+# A lifecycle step that changes the subscription and tells the ISV (provision, suspend, deprovision) records its
+# snapshot and calls the ISV connector in one activity, instead of two.
+RECORD_AND_CALL = "record-and-call-connector-in-one-activity"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -95,8 +101,11 @@ class SubscriptionProcess:
     async def run(self) -> SubscriptionView:
         self._publish()
         if not self._carried_over:
-            await self._record()
-            await self._connector(ConnectorAction.PROVISION)
+            if workflow.patched(RECORD_AND_CALL):
+                await self._connector(ConnectorAction.PROVISION, snapshot=self._snapshot())
+            else:
+                await self._record()
+                await self._connector(ConnectorAction.PROVISION)
         while self._state.status != SubscriptionStatus.TERMINATED:
             await self._wait_for_change_or_deadline()
             await self._handle_payment_events()
@@ -162,10 +171,7 @@ class SubscriptionProcess:
                     for invoice in payments.expire_unsettled(self._state, now):
                         await self._after_payment(invoice, payments.PaymentOutcome.FAILED)
                 case rules.Step.TERMINATE:
-                    await self._connector(ConnectorAction.DEPROVISION)
-                    ended = self._state.suspend_ends_at or now
-                    rules.transition(self._state, rules.Event.SUSPEND_MODE_ENDED, "system", ended, "data deleted")
-                    await self._record()
+                    await self._terminate(now)
             self._publish()
         return False
 
@@ -282,22 +288,40 @@ class SubscriptionProcess:
     # --- suspend mode -------------------------------------------------------------------------
 
     async def _suspended(self) -> None:
+        if workflow.patched(RECORD_AND_CALL):
+            notice = self._suspension_notice(workflow.now())
+            await self._connector(ConnectorAction.SUSPEND, snapshot=self._snapshot(), notice=notice)
+            return
         await self._connector(ConnectorAction.SUSPEND)
-        reason = self._state.suspension_reason.value if self._state.suspension_reason else "suspended"
-        key = f"suspended-{self._state.suspended_at:%Y%m%d%H%M}"
-        message = (
-            f"subscription {self._state.id} is in suspend mode ({reason}) until {self._state.suspend_ends_at}; "
-            "the data is kept and can be exported"
-        )
+        notice = self._suspension_notice(workflow.now())
         if workflow.patched(RECORD_WITH_NOTICE):
             now = workflow.now()
-            notice = records.notification(self._state, key, "suspended", message, now)
             await self._activity(
                 names.RECORD_SUBSCRIPTION_WITH_NOTICE, records.notified_record(self._state, notice, now)
             )
             return
         await self._record()
-        await self._notify(key, "suspended", message)
+        await self._notify(notice.key, notice.kind, notice.message)
+
+    def _suspension_notice(self, now: datetime) -> NotificationRecord:
+        reason = self._state.suspension_reason.value if self._state.suspension_reason else "suspended"
+        message = (
+            f"subscription {self._state.id} is in suspend mode ({reason}) until {self._state.suspend_ends_at}; "
+            "the data is kept and can be exported"
+        )
+        key = f"suspended-{self._state.suspended_at:%Y%m%d%H%M}"
+        return records.notification(self._state, key, "suspended", message, now)
+
+    async def _terminate(self, now: datetime) -> None:
+        """Suspend mode is over: the ISV deletes the customer's data, and the subscription ends."""
+        ended = self._state.suspend_ends_at or now
+        if workflow.patched(RECORD_AND_CALL):
+            rules.transition(self._state, rules.Event.SUSPEND_MODE_ENDED, "system", ended, "data deleted")
+            await self._connector(ConnectorAction.DEPROVISION, snapshot=self._snapshot())
+            return
+        await self._connector(ConnectorAction.DEPROVISION)
+        rules.transition(self._state, rules.Event.SUSPEND_MODE_ENDED, "system", ended, "data deleted")
+        await self._record()
 
     async def _reinstated(self) -> None:
         await self._connector(ConnectorAction.REINSTATE)
@@ -392,7 +416,17 @@ class SubscriptionProcess:
     async def _record(self) -> None:
         await self._activity(names.RECORD_SUBSCRIPTION, records.subscription_record(self._state, workflow.now()))
 
-    async def _connector(self, action: ConnectorAction, payload: dict[str, Any] | None = None) -> ConnectorReply:
+    def _snapshot(self) -> SubscriptionRecord:
+        return records.subscription_record(self._state, workflow.now())
+
+    async def _connector(
+        self,
+        action: ConnectorAction,
+        payload: dict[str, Any] | None = None,
+        snapshot: SubscriptionRecord | None = None,
+        notice: NotificationRecord | None = None,
+    ) -> ConnectorReply:
+        """Calls the ISV connector; with a `snapshot` (and `notice`), records them first in the same activity."""
         call = ConnectorCall(
             event_id=str(workflow.uuid4()),
             app_id=self._state.plan.app_id,
@@ -403,7 +437,11 @@ class SubscriptionProcess:
             payload=payload or {},
         )
         try:
-            reply: ConnectorReply = await self._activity(names.CALL_CONNECTOR, call, result_type=ConnectorReply)
+            if snapshot is None:
+                reply: ConnectorReply = await self._activity(names.CALL_CONNECTOR, call, result_type=ConnectorReply)
+            else:
+                step = RecordedCall(record=snapshot, notice=notice, call=call)
+                reply = await self._activity(names.RECORD_AND_CALL_CONNECTOR, step, result_type=ConnectorReply)
         except ActivityError as failed:
             # The ISV refused the call for good (a 4xx): the subscription goes on, and people are told.
             detail = f"{action.value} refused by the ISV connector: {failed.cause or failed}"

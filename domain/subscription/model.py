@@ -415,3 +415,12 @@ class NotifiedRecord(BaseModel):
 
     record: SubscriptionRecord
     notice: NotificationRecord
+
+
+class RecordedCall(BaseModel):
+    """A lifecycle step that changes the subscription and tells the ISV (provision, suspend, deprovision): its
+    snapshot (with the notice about it, if any) and the ISV connector call, run by one activity."""
+
+    record: SubscriptionRecord
+    notice: NotificationRecord | None = None
+    call: ConnectorCall

@@ -18,10 +18,11 @@ from temporalio.worker import Worker
 
 from activities.connector import ConnectorActivities
 from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
-from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply
-from store import models
+from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply, RecordedCall, SubscriptionStatus
+from store import audit, models
 from tests.activities.connector_workflow import ConnectorCallWorkflow
 from tests.activities.loopback import LoopbackServer, closed_port_url
+from tests.activities.test_subscriptions import SUSPENDED, snapshot
 from tests.store.test_onboarding_activities import count
 from worker import workflow_runner
 
@@ -228,3 +229,43 @@ async def test_connector_test_passes_against_a_working_endpoint_and_the_local_co
 
     assert (remote.status_code, local.status_code) == (200, 200)
     assert await recorded_calls(sessions) == [("test", isv.url, 200), ("test", "local", 200)]
+
+
+# --- a lifecycle step's snapshot and connector call in one activity -----------------------------
+
+
+async def test_a_step_is_recorded_before_the_isv_is_told_and_a_refusal_leaves_the_snapshot_in_place(
+    connector: ConnectorActivities, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with LoopbackServer(statuses=[422]) as isv:
+        await register_app(sessions, isv.url)
+        step = RecordedCall(record=snapshot(SubscriptionStatus.SUSPENDED, SUSPENDED), call=connector_call())
+        with pytest.raises(ApplicationError) as refused:
+            await ActivityEnvironment().run(connector.record_and_call, step)
+    assert refused.value.type == "connector_rejected"
+    assert [row.status async for row in _subscription_rows(sessions)] == ["suspended"]
+
+
+async def test_a_retried_step_records_its_snapshot_once_and_tells_the_isv_once(
+    connector: ConnectorActivities, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    async with LoopbackServer(statuses=[503, 200]) as isv:
+        await register_app(sessions, isv.url)
+        step = RecordedCall(record=snapshot(SubscriptionStatus.SUSPENDED, SUSPENDED), call=connector_call())
+        with pytest.raises(ApplicationError):  # the ISV is down: Temporal retries the whole step
+            await ActivityEnvironment().run(connector.record_and_call, step)
+        reply = await ActivityEnvironment().run(connector.record_and_call, step)
+        again = await ActivityEnvironment().run(connector.record_and_call, step)
+    assert reply.status_code == again.status_code == 200
+    assert len(isv.requests) == 2  # the failed attempt and the one that was answered; the third found its answer
+    assert [row.status async for row in _subscription_rows(sessions)] == ["suspended"]
+    await audit.sequence(sessions)  # the sequencer keeps one entry per event key, whatever the retries
+    async with sessions() as session:
+        logged = (await session.scalars(select(models.AuditEntry.action))).all()
+    assert logged == ["subscription.suspended"]
+
+
+async def _subscription_rows(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[models.Subscription]:
+    async with sessions() as session:
+        for row in (await session.scalars(select(models.Subscription))).all():
+            yield row

@@ -161,8 +161,9 @@ async def test_the_subscription_history_names_operator_timers_and_system_steps(a
     assert fired and {entry["actor"] for entry in fired} == {"timer"}
     for name in ("billing.settle_invoice", "exports.produce"):
         assert completed_activities(timeline, name), name
+    # Snapshots on their own, and with the ISV connector call of their step (provision, suspend, deprovision).
     statuses = [record["status"] for record in scheduled_inputs(timeline, "subscription.record")] + [
-        snapshot["record"]["status"] for snapshot in scheduled_inputs(timeline, "subscription.record_with_notice")
+        step["record"]["status"] for step in scheduled_inputs(timeline, "connector.record_and_call")
     ]
     assert {"trialing", "active", "suspended", "terminated"} <= set(statuses)
     assert temporal(timeline, "workflow_completed")
@@ -258,7 +259,8 @@ async def test_every_system_action_in_the_log_matches_an_activity_in_the_history
     assert issued == {s["issue"]["invoice"]["number"] for s in settled if s["issue"] is not None}
     exports = {e["event_key"].split(":", 1)[1] for e in system if e["action"] == "export.produced"}
     assert exports == {i["export_id"] for i in scheduled_inputs(timeline, "exports.produce")}
-    deprovisions = [i for i in scheduled_inputs(timeline, "connector.call") if i["action"] == "deprovision"]
+    steps = scheduled_inputs(timeline, "connector.record_and_call")
+    deprovisions = [step for step in steps if step["call"]["action"] == "deprovision"]
     assert len([e for e in system if e["action"] == "customer_data.deleted"]) == len(deprovisions) == 1
     partner_timeline = await history(api, script.partner)
     [decision] = scheduled_inputs(partner_timeline, "partner.record_tier_decision")

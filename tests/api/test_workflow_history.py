@@ -208,8 +208,12 @@ async def test_a_subscription_history_shows_the_trial_timer_what_it_triggered_an
     assert (cancelled["actor"], cancelled["outcome"]) == (OPERATOR, "completed")
     assert cancelled["details"]["result"]["cancel_at"] is not None
 
-    connector = [entry["details"]["input"]["action"] for entry in activities(timeline, "connector.call")]
-    assert connector == ["provision", "suspend", "deprovision"]
+    # Each told to the ISV with the snapshot of its step (booking, suspension, termination) in one activity.
+    steps = activities(timeline, "connector.record_and_call")
+    connector = [
+        (entry["details"]["input"]["call"]["action"], entry["details"]["input"]["record"]["status"]) for entry in steps
+    ]
+    assert connector == [("provision", "trialing"), ("suspend", "suspended"), ("deprovision", "terminated")]
     last = timeline["events"][-1]
     assert (last["type"], last["details"]["result"]["status"]) == ("workflow_completed", "terminated")
 

@@ -1,5 +1,6 @@
 """Subscriptions recorded before a billing period became one activity (and a suspension's snapshot and notice one
-more) still replay: `workflow.patched` keeps running executions on the path they started on."""
+more), and before a lifecycle step's snapshot and ISV connector call became one, still replay: `workflow.patched`
+keeps running executions on the path they started on."""
 
 from pathlib import Path
 
@@ -10,6 +11,13 @@ from temporalio.worker import Replayer
 from worker import WORKFLOWS, data_converter, workflow_runner
 
 HISTORIES = Path(__file__).parent / "histories"
+
+
+async def assert_replays(recorded: str) -> None:
+    history = WorkflowHistory.from_json("subscription-recorded", (HISTORIES / recorded).read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
+    result = await replayer.replay_workflow(history)
+    assert result.replay_failure is None
 
 
 @pytest.mark.parametrize(
@@ -25,7 +33,20 @@ HISTORIES = Path(__file__).parent / "histories"
     ],
 )
 async def test_a_subscription_recorded_before_one_activity_per_billing_period_still_replays(recorded: str):
-    history = WorkflowHistory.from_json("subscription-recorded", (HISTORIES / recorded).read_text())
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
-    result = await replayer.replay_workflow(history)
-    assert result.replay_failure is None
+    await assert_replays(recorded)
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        # booked, 12 settled periods, cancelled mid-term, suspend mode at term end, terminated: each step's snapshot
+        # and connector call (provision, suspend, deprovision) still two activities
+        "subscription_12_month_lifecycle_before_record_and_call.json",
+        # cancelled in the trial (suspend mode from an Update), terminated
+        "subscription_cancelled_in_trial_before_record_and_call.json",
+    ],
+)
+async def test_a_subscription_recorded_before_snapshot_and_connector_call_were_one_activity_still_replays(
+    recorded: str,
+):
+    await assert_replays(recorded)

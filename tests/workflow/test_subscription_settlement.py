@@ -62,14 +62,13 @@ async def test_a_full_12_month_lifecycle_leaves_every_record_once_and_replays(su
     assert view.status == SubscriptionStatus.TERMINATED and view.invoices_issued == 12
 
     scheduled = await activities_of(handle)
-    # 12 periods; the ISV told of provisioning, suspension and deprovisioning; snapshots at the booking, the cancel
-    # and the end, and the suspension's with its notice.
+    # 12 periods; the booking, the suspension (with its notice) and the termination each recorded with the call
+    # telling the ISV of it (provision, suspend, deprovision); the cancel's snapshot on its own.
     assert scheduled == Counter(
         {
             names.SETTLE_INVOICE: 12,
-            names.CALL_CONNECTOR: 3,
-            names.RECORD_SUBSCRIPTION: 3,
-            names.RECORD_SUBSCRIPTION_WITH_NOTICE: 1,
+            names.RECORD_AND_CALL_CONNECTOR: 3,
+            names.RECORD_SUBSCRIPTION: 1,
         }
     )
     assert await subs.count(models.InvoiceRow, subscription_id=view.id, status="paid") == 12
