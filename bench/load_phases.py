@@ -86,7 +86,8 @@ class Processed:
 
 async def processed(engine: AsyncEngine, prefix: str) -> Processed:
     """Bookings whose customer id starts with `prefix` that the worker has processed: their row is in
-    `subscriptions` AND their `provision` call is in `connector_calls` (the workflow's first two activities).
+    `subscriptions` AND their `provision` call is in `connector_calls` (the workflow's first step: its snapshot and the
+    ISV connector call, one activity since `record-and-call-connector-in-one-activity`, two before).
     One indexed-table query per poll, so polling costs the store little."""
     sub, call = models.Subscription, models.ConnectorCallRow
     provisioned = (
