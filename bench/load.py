@@ -15,7 +15,8 @@ reusing the dev server). After one untimed warm-up booking it measures, against 
    starts/s and start latency p50/p99. The worker then works off that backlog before phase 2 (time reported).
 2. worker processing: `--direct` bookings started at once; a booking is *processed* when its row is in the
    `subscriptions` table AND its `provision` call is in `connector_calls`, i.e. the workflow's first step (its
-   snapshot and the ISV connector call) is done. Rate = processed ÷ (time of the last processed booking's provision row - first start).
+   snapshot and the ISV connector call) is done. Rate = processed ÷ (time of the last processed booking's
+   provision row - first start).
 3. API bookings: `--clients` closed loops, each its own httpx client, POSTing `/api/v1/subscriptions` (the README's
    booking, a fresh customer each) for `--seconds`; in-flight requests are awaited (client timeout 60 s).
    bookings/s = 201s ÷ (first request to last answer); latency p50/p95/p99/max over every request, unanswered
