@@ -76,6 +76,9 @@ class ProgrammeConfig(BaseModel):
     # The programme year ends on 31 December (the year turns at 1 January 00:00 UTC).
     year_end_month: int = 12
     year_end_day: int = 31
+    # Until this much of a partner's programme year has passed, a pace says nothing (a first contract an hour after
+    # enrolment would project the highest tier): the projection is then the tier of the points so far.
+    projection_min_days: int = 30
     quality_report_months: int = 3  # quarterly
     consecutive_bad_reports_for_review: int = 3
     review_escalation_days: int = 14

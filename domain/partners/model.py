@@ -189,6 +189,7 @@ class PartnerView(BaseModel):
     next_tier: Tier | None
     points_to_keep_tier: int
     projected_tier: Tier
+    projection_basis: str = ""  # how projected_tier was projected (the pace, or the points so far early in the year)
     open_review: Review | None
     bad_streak: int
     next_report_at: datetime

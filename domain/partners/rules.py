@@ -228,17 +228,29 @@ def apply_review_decision(state: PartnerState, command: DecideReview, now: datet
 # --- read model ------------------------------------------------------------------------------
 
 
+def projection(state: PartnerState, now: datetime, config: ProgrammeConfig = PROGRAMME) -> tuple[Tier, str]:
+    """The tier the year's points would reach at the current pace, and how it was projected. Before
+    `projection_min_days` of the partner's programme year have passed, the points so far, not extrapolated."""
+    elapsed = now - state.year_started_at
+    length = state.year_ends_at - state.year_started_at
+    if length <= timedelta() or elapsed < timedelta(days=config.projection_min_days):
+        basis = f"the points so far: fewer than {config.projection_min_days} days of the programme year have passed"
+        return tier_for(state.points, config), basis
+    pace = max(length / elapsed, 1.0)
+    basis = (
+        f"the points so far at the pace of the {elapsed.days} days since {state.year_started_at:%Y-%m-%d}, "
+        f"to the year end on {state.year_ends_at:%Y-%m-%d}"
+    )
+    return tier_for(math.floor(state.points * pace), config), basis
+
+
 def projected_tier(state: PartnerState, now: datetime, config: ProgrammeConfig = PROGRAMME) -> Tier:
-    """The tier the year's points would reach at the current pace."""
-    elapsed = (now - state.year_started_at).total_seconds()
-    length = (state.year_ends_at - state.year_started_at).total_seconds()
-    if elapsed <= 0 or length <= 0:
-        return tier_for(state.points, config)
-    return tier_for(math.floor(state.points * max(length / elapsed, 1.0)), config)
+    return projection(state, now, config)[0]
 
 
 def view(state: PartnerState, now: datetime, config: ProgrammeConfig = PROGRAMME) -> PartnerView:
     position = TIER_ORDER.index(state.tier)
+    projected, basis = projection(state, now, config)
     next_tier = TIER_ORDER[position + 1] if position + 1 < len(TIER_ORDER) else None
     return PartnerView(
         id=state.id,
@@ -254,7 +266,8 @@ def view(state: PartnerState, now: datetime, config: ProgrammeConfig = PROGRAMME
         points_to_next_tier=max(threshold(next_tier, config) - state.points, 0) if next_tier else None,
         next_tier=next_tier,
         points_to_keep_tier=max(threshold(state.tier, config) - state.points, 0),
-        projected_tier=projected_tier(state, now, config),
+        projected_tier=projected,
+        projection_basis=basis,
         open_review=state.open_review,
         bad_streak=state.bad_streak,
         next_report_at=state.next_report_at,

@@ -272,3 +272,20 @@ def test_the_view_carries_the_partners_figures():
     assert shown.year_ends_at == NEW_YEAR_2026
     assert shown.next_report_at == state.next_report_at
     assert shown.open_review is None
+
+
+def test_a_first_contract_just_after_enrolment_projects_the_tier_of_the_points_so_far_not_a_pace():
+    # 599 points an hour into the year would be a pace of millions: the projection waits for a month of the year.
+    early = NEW_YEAR_2025 + days(1 / 24)
+    shown = rules.view(partner(Tier.BASIC, 599), early)
+    assert shown.projected_tier == Tier.BASIC
+    assert shown.projection_basis.startswith("the points so far: fewer than 30 days")
+
+
+def test_the_pace_counts_from_the_configured_minimum_of_the_programme_year():
+    just_before, at_minimum = NEW_YEAR_2025 + days(29.9), NEW_YEAR_2025 + days(30)
+    assert rules.projected_tier(partner(Tier.BASIC, 1_000), just_before) == Tier.BASIC  # 1,000 so far
+    # 1,000 points in 30 of 365 days: 12,166 by the year end -> Advanced.
+    tier, basis = rules.projection(partner(Tier.BASIC, 1_000), at_minimum)
+    assert tier == Tier.ADVANCED
+    assert basis.startswith("the points so far at the pace of the 30 days since 2025-01-01")
