@@ -282,7 +282,12 @@ def main() -> None:
         os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
         print(f"API_KEYS is not set: using the demo keys {', '.join(DEMO_API_KEYS)}")
     get_settings.cache_clear()
-    asyncio.run(run(get_settings()))
+    settings = get_settings()
+    if _listening(settings.api_host, settings.api_port):
+        # Said in one line before anything starts, rather than as uvicorn's traceback once everything has.
+        sys.exit(f"port {settings.api_port} is in use (set API_PORT)")
+    asyncio.run(run(settings))
+    print("Partnerflow stopped", flush=True)
     sys.stdout.flush()
     # The SDK's Rust threads can abort interpreter teardown (temporalio/sdk-python#300); all work is done.
     os._exit(0)

@@ -59,11 +59,15 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
-    def start(self) -> None:
+    def start_in_background(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "devstack"], cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT
             )
+
+    def start(self) -> None:
+        self.start_in_background()
+        assert self.process is not None
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"the stack exited early:\n{self.log.read_text()}"
@@ -142,6 +146,7 @@ def test_the_main_job_onboards_an_app_to_the_catalogue_and_keeps_it_across_resta
     enrol_a_partner(stack)
 
     assert stack.interrupt() == 0
+    assert stack.log.read_text().rstrip().endswith("Partnerflow stopped")
     assert not port_open(stack.api_port), "the API still listens after Ctrl-C"
     assert not port_open(stack.temporal_port), "the Temporal dev server still listens after Ctrl-C"
 
@@ -199,3 +204,14 @@ def enrol_a_partner(stack: Stack) -> None:
                 return
             time.sleep(0.3)
         pytest.fail("the partner never appeared in the list by tier (visibility)")
+
+
+def test_a_busy_api_port_is_said_in_one_line_before_anything_starts(stack: Stack):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", stack.api_port))
+        taken.listen()
+        stack.start_in_background()
+        assert stack.process is not None
+        assert stack.process.wait(timeout=30) == 1
+    assert stack.log.read_text().strip().splitlines()[-1] == f"port {stack.api_port} is in use (set API_PORT)"
+    assert not port_open(stack.temporal_port)  # nothing was started
