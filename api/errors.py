@@ -130,7 +130,18 @@ def _field(location: Sequence[int | str]) -> str:
 
 def validation_details(errors: Sequence[Any]) -> list[dict[str, str]]:
     """Pydantic's errors reduced to what a client needs: which field, and what is wrong with it."""
-    return [{"field": _field(error.get("loc", ())), "message": str(error.get("msg", ""))} for error in errors]
+    return [_detail(error) for error in errors]
+
+
+def _detail(error: Any) -> dict[str, str]:
+    location = error.get("loc", ())
+    if error.get("type") == "json_invalid":
+        # FastAPI puts the character where decoding failed in the location ("body", 23): say it in words.
+        position = location[-1] if len(location) > 1 and isinstance(location[-1], int) else None
+        reason = (error.get("ctx") or {}).get("error")
+        where = f" at character {position}" if position is not None else ""
+        return {"field": "body", "message": f"invalid JSON{where}" + (f": {reason}" if reason else "")}
+    return {"field": _field(location), "message": str(error.get("msg", ""))}
 
 
 def render(error: ApiError) -> JSONResponse:

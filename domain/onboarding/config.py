@@ -85,7 +85,7 @@ ONBOARDING = OnboardingConfig(
     stages=(
         StageSpec(
             id=StageId.IDENTIFICATION,
-            title="Identifikation und Abstimmung",
+            title="Identification and alignment (Identifikation und Abstimmung)",
             budget=timedelta(days=5),
             criteria=(
                 _criterion("isv_profile_complete", "ISV profile complete", CriterionSource.PROFILE),
@@ -95,7 +95,7 @@ ONBOARDING = OnboardingConfig(
         ),
         StageSpec(
             id=StageId.FEASIBILITY,
-            title="Machbarkeitsprüfung",
+            title="Feasibility check (Machbarkeitsprüfung)",
             budget=timedelta(days=7),
             criteria=(
                 _criterion("technical_assessment_passed", "Technical assessment passed"),
@@ -105,7 +105,7 @@ ONBOARDING = OnboardingConfig(
         ),
         StageSpec(
             id=StageId.COMMERCIAL,
-            title="Kommerzielle Vereinbarung",
+            title="Commercial agreement (Kommerzielle Vereinbarung)",
             budget=timedelta(days=10),
             criteria=(
                 _criterion("revenue_share_agreed", "Revenue share agreed", CriterionSource.REVENUE_SHARE),

@@ -293,14 +293,16 @@ async def test_an_unknown_target_stage_is_invalid(api: Api):
     assert fields(await api.command(onboarding, "advance", {"to_stage": "done"})) == ["body.to_stage"]
 
 
-async def test_a_body_that_is_not_json_is_invalid(api: Api):
+async def test_a_body_that_is_not_json_is_invalid_and_says_where_decoding_failed(api: Api):
     _, onboarding = new_onboarding_id()
     response = await api.http.post(
         f"/api/v1/onboardings/{onboarding}/reject",
-        content=b"{not json",
+        content=b'{"reason": "late", oops}',
         headers=auth("pm") | {"Content-Type": "application/json"},
     )
-    assert assert_error(response, 422, "validation_error")
+    [detail] = assert_error(response, 422, "validation_error")
+    assert detail["field"] == "body"
+    assert detail["message"].startswith("invalid JSON at character 19")
 
 
 async def test_an_invalid_catalogue_filter_is_invalid(api: Api):

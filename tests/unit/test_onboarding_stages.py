@@ -28,12 +28,13 @@ def test_the_five_stages_come_in_the_order_of_the_design():
     assert [spec.id for spec in ONBOARDING.stages] == ORDER
 
 
-def test_the_stages_carry_their_seed_names():
-    assert [spec.title for spec in ONBOARDING.stages][:4] == [
-        "Identifikation und Abstimmung",
-        "Machbarkeitsprüfung",
-        "Kommerzielle Vereinbarung",
+def test_the_stages_are_titled_in_english_with_the_seeds_german_names_in_parentheses():
+    assert [spec.title for spec in ONBOARDING.stages] == [
+        "Identification and alignment (Identifikation und Abstimmung)",
+        "Feasibility check (Machbarkeitsprüfung)",
+        "Commercial agreement (Kommerzielle Vereinbarung)",
         "Integration",
+        "Go-live",
     ]
 
 
