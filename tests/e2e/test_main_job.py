@@ -31,6 +31,15 @@ API_KEYS = {
 }
 
 
+def bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -59,6 +68,18 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
 
+    def _move_off_taken_ports(self) -> None:
+        """A port picked free at the first start may be in use by the time of a restart: another test's connection
+        can get it as its local port. The stack keeps its state across a restart whatever its ports are."""
+        if not bindable(self.temporal_port):
+            self.temporal_port = free_port()
+            self.env["TEMPORAL_ADDRESS"] = f"127.0.0.1:{self.temporal_port}"
+        if not bindable(self.api_port):
+            self.api_port = free_port()
+            self.env["API_PORT"] = str(self.api_port)
+        if not bindable(int(self.env["TEMPORAL_UI_PORT"])):
+            self.env["TEMPORAL_UI_PORT"] = str(free_port())
+
     def start_in_background(self) -> None:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
@@ -66,6 +87,7 @@ class Stack:
             )
 
     def start(self) -> None:
+        self._move_off_taken_ports()
         self.start_in_background()
         assert self.process is not None
         deadline = time.monotonic() + 90
