@@ -14,9 +14,9 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from bench.bare_lifecycle import BareLifecycleWorkflow, bare_invoice
+from bench.lifecycles import bare_worker
 from settings import Settings
-from worker import create_worker, data_converter, workflow_runner
+from worker import create_worker, data_converter
 
 
 def rss_kib() -> int:
@@ -41,14 +41,7 @@ async def main(kind: str, address: str, task_queue: str, database_url: str, expo
         )
         worker = create_worker(client, settings, max_cached_workflows=max_cached)
     else:
-        worker = Worker(
-            client,
-            task_queue=task_queue,
-            workflows=[BareLifecycleWorkflow],
-            activities=[bare_invoice],
-            workflow_runner=workflow_runner(),
-            max_cached_workflows=max_cached,
-        )
+        worker = bare_worker(client, task_queue, max_cached)
     loop = asyncio.get_running_loop()
     async with worker:
         print("ready", flush=True)

@@ -206,6 +206,8 @@ def bare_worker(client: Client, task_queue: str, max_cached: int = 10_000) -> Wo
 
 @dataclass(frozen=True)
 class LifecycleRun:
+    """A timed run (lifecycles or a storm) and what its histories counted."""
+
     seconds: float
     counts: HistoryCounts
 
@@ -255,15 +257,26 @@ async def bare_lifecycles(count: int) -> LifecycleRun:
             return LifecycleRun(seconds, await history_counts(handles))
 
 
-async def lifecycle_figures(count: int, rounds: int = 2) -> list[Figure]:
-    """The best of `rounds` alternating runs of each, so that a busy moment of the machine skews neither."""
+async def alternating(
+    bare: Callable[[], Awaitable[LifecycleRun]], real: Callable[[], Awaitable[LifecycleRun]], rounds: int
+) -> tuple[list[LifecycleRun], list[LifecycleRun]]:
+    """`rounds` runs of each, alternating, so that a busy moment of the machine skews neither."""
     bares: list[LifecycleRun] = []
     reals: list[LifecycleRun] = []
     for _ in range(rounds):
-        bares.append(await bare_lifecycles(count))
-        reals.append(await real_lifecycles(count))
-    bare = min(bares, key=lambda run: run.seconds)
-    real = min(reals, key=lambda run: run.seconds)
+        bares.append(await bare())
+        reals.append(await real())
+    return bares, reals
+
+
+def fastest(runs: list[LifecycleRun]) -> LifecycleRun:
+    return min(runs, key=lambda run: run.seconds)
+
+
+async def lifecycle_figures(count: int, rounds: int = 2) -> list[Figure]:
+    """The best of `rounds` alternating runs of each."""
+    bares, reals = await alternating(lambda: bare_lifecycles(count), lambda: real_lifecycles(count), rounds)
+    bare, real = fastest(bares), fastest(reals)
     detail = (
         f"{count} lifecycles of {TERM_MONTHS} invoices each, best of {rounds} runs; per lifecycle: "
         f"{real.counts.activities:g} activities / {real.counts.workflow_tasks:g} workflow tasks "
@@ -408,13 +421,7 @@ async def memory_figures(count: int) -> list[Figure]:
 # --- (c) trial-end storm ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StormRun:
-    seconds: float
-    counts: HistoryCounts
-
-
-async def real_storm(count: int) -> StormRun:
+async def real_storm(count: int) -> LifecycleRun:
     async with time_skipping_server() as env, fresh_store() as store:
         task_queue = f"bench-storm-{uuid.uuid4().hex[:8]}"
         async with create_worker(env.client, store.settings(task_queue), max_cached_workflows=2 * count):
@@ -432,10 +439,10 @@ async def real_storm(count: int) -> StormRun:
             counts = await history_counts(handles)
             for handle in handles:
                 await handle.terminate("measured")
-            return StormRun(seconds, counts)
+            return LifecycleRun(seconds, counts)
 
 
-async def bare_storm(count: int) -> StormRun:
+async def bare_storm(count: int) -> LifecycleRun:
     async with time_skipping_server() as env:
         task_queue = f"bench-storm-bare-{uuid.uuid4().hex[:8]}"
         async with bare_worker(env.client, task_queue, max_cached=2 * count):
@@ -450,17 +457,12 @@ async def bare_storm(count: int) -> StormRun:
             counts = await history_counts(handles)
             for handle in handles:
                 await handle.terminate("measured")
-            return StormRun(seconds, counts)
+            return LifecycleRun(seconds, counts)
 
 
 async def storm_figures(count: int, rounds: int = 2) -> list[Figure]:
-    bares: list[StormRun] = []
-    reals: list[StormRun] = []
-    for _ in range(rounds):
-        bares.append(await bare_storm(count))
-        reals.append(await real_storm(count))
-    bare = min(bares, key=lambda run: run.seconds)
-    real = min(reals, key=lambda run: run.seconds)
+    bares, reals = await alternating(lambda: bare_storm(count), lambda: real_storm(count), rounds)
+    bare, real = fastest(bares), fastest(reals)
     timed_out = sum(run.counts.task_timeouts for run in reals)
     bare_timed_out = sum(run.counts.task_timeouts for run in bares)
     ratio = ratio_figure(

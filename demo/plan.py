@@ -14,6 +14,7 @@ from demo import names
 from domain.catalogue import Category
 from domain.ids import onboarding_id, subscription_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
+from domain.onboarding.model import OnboardingStatus
 from domain.partners.config import PROGRAMME, ContractKind, LegacyLevel, Tier
 from domain.partners.model import Enrolment
 from domain.partners.rules import initial_tier
@@ -25,13 +26,8 @@ class Scale(StrEnum):
     DEFAULT = "default"  # 20+ ISVs, about 100 subscriptions, a dozen partners
 
 
-class Outcome(StrEnum):
-    """Where an onboarding is left: in its stage, on hold there, rejected there, or taken all the way live."""
-
-    IN_PROGRESS = "in_progress"
-    ON_HOLD = "on_hold"
-    REJECTED = "rejected"
-    LIVE = "live"
+# Where an onboarding is left: in its stage, on hold there, rejected there, or taken all the way live.
+Outcome = OnboardingStatus
 
 
 class Kind(StrEnum):
