@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from activities.payment_gateway import RecordedCharge
 from activities.webhook_outbox import RESEND_BACKOFF, WebhookOutbox
 from domain.delivery import Backoff
-from domain.payments import DirectDebit, TokenizedMethod, normalize_iban
+from domain.payments import Card, DirectDebit, PaymentMethodType, PhoneBill, TokenizedMethod, normalize_iban
 from domain.payouts import TransferRequest, TransferResult, TransferStatus
 from domain.signing import SIGNATURE_HEADER, sign
 from domain.subscription.model import ChargeRequest, ChargeResult, ChargeStatus, PaymentEvent, PaymentEventType
@@ -59,6 +59,17 @@ TOKEN_OUTCOMES = {  # credit_card, paypal, clickandbuy
     "tok_insufficient_funds": _failed("insufficient_funds"),
     "tok_pending": Outcome(ChargeStatus.PENDING),
 }
+# What the sandbox tells about a credit_card token, as a provider's token lookup does: the card's brand and last four
+# digits (the providers' published test card numbers). Any other token is a card it cannot describe.
+TEST_CARDS = {
+    "tok_success": Card(brand="Visa", last4="4242"),
+    "tok_visa": Card(brand="Visa", last4="4242"),
+    "tok_mastercard": Card(brand="Mastercard", last4="4444"),
+    "tok_amex": Card(brand="American Express", last4="0005"),
+    "tok_declined": Card(brand="Visa", last4="0002"),
+    "tok_insufficient_funds": Card(brand="Visa", last4="9995"),
+    "tok_pending": Card(brand="Mastercard", last4="5100"),
+}
 IBAN_OUTCOMES = {  # direct_debit; valid IBANs, so they pass the mandate's IBAN check
     "DE89370400440532013000": SUCCEEDED,
     "DE49370400440000000051": _failed("insufficient_funds"),
@@ -79,6 +90,15 @@ def charge_outcome(request: ChargeRequest) -> Outcome:
         case _:  # phone_bill: a line item on the customer's Telekom bill
             number = request.telekom_customer_number
             return TELEKOM_OUTCOMES.get(number, SUCCEEDED) if number else NO_TELEKOM_NUMBER
+
+
+def described(method: DirectDebit | PhoneBill | TokenizedMethod) -> DirectDebit | PhoneBill | TokenizedMethod:
+    """`method` with the gateway's description of its card (brand, last four), replacing any a caller gave: the
+    sandbox's token lookup. Deterministic, so a retried command describes the same card."""
+    if not isinstance(method, TokenizedMethod):
+        return method
+    card = TEST_CARDS.get(method.token) if method.type == PaymentMethodType.CREDIT_CARD else None
+    return method.model_copy(update={"card": card})
 
 
 def webhook_body(event: BaseModel | Mapping[str, Any]) -> bytes:

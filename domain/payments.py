@@ -1,41 +1,68 @@
-"""Payment methods (DESIGN.md §2.2) and the IBAN check of SEPA direct debits."""
+"""Payment methods (DESIGN.md §2.2) and the IBAN check of SEPA direct debits (schwifty: the IBAN registry's rules)."""
 
 import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, Field, StringConstraints
+from pydantic.json_schema import SkipJsonSchema
+from schwifty import IBAN
+from schwifty.exceptions import (
+    InvalidBBANChecksum,
+    InvalidChecksumDigits,
+    InvalidCountryCode,
+    InvalidLength,
+    InvalidStructure,
+    SchwiftyException,
+)
 
-# Lengths of IBANs by country (SEPA countries and a few more), from the IBAN registry.
-IBAN_LENGTHS = {
-    "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20,
-    "ES": 24, "FI": 18, "FR": 27, "GB": 22, "GI": 23, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26,
-    "IT": 27, "LI": 21, "LT": 20, "LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28,
-    "PT": 25, "RO": 24, "SE": 24, "SI": 19, "SK": 24, "SM": 27, "VA": 22,
-}  # fmt: skip
+# Letters and digits only: schwifty would also drop other separators, which a typed-in IBAN never needs.
+_IBAN_CHARACTERS = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{1,30}")
 
 
 def normalize_iban(iban: str) -> str:
     return re.sub(r"\s+", "", iban).upper()
 
 
-def iban_is_valid(iban: str) -> bool:
-    """Country length and the ISO 13616 mod-97 check digits."""
+def iban_problem(iban: str) -> str | None:
+    """What is wrong with `iban`, or None for a valid one: every country's length and BBAN structure from the IBAN
+    registry, the ISO 13616 check digits and, where the country has them, the national check digits (schwifty).
+
+    The messages never repeat the account number: they end up in error answers and logs.
+    """
     value = normalize_iban(iban)
-    if not re.fullmatch(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{8,30}", value):
-        return False
-    if IBAN_LENGTHS.get(value[:2]) != len(value):
-        return False
-    rearranged = value[4:] + value[:4]
-    digits = "".join(str(int(char, 36)) for char in rearranged)
-    return int(digits) % 97 == 1
+    if not _IBAN_CHARACTERS.fullmatch(value):
+        return "an IBAN is a country code, 2 check digits and the account (BBAN), in letters and digits only"
+    country = value[:2]
+    try:
+        parsed = IBAN(value, allow_invalid=True)
+        spec = parsed.spec
+    except InvalidCountryCode:
+        return f"{country} is not a country with IBANs"
+    try:
+        parsed.validate(validate_bban=True)
+    except InvalidLength:
+        return f"an IBAN of {country} has {spec.iban_length} characters, not {len(value)}"
+    except InvalidStructure:
+        return f"the account part (BBAN) does not have the structure of {country} ({spec.bban_spec})"
+    except InvalidChecksumDigits:
+        return "the check digits are wrong (a typo in the IBAN?)"
+    except InvalidBBANChecksum:
+        return f"the national check digits of the {country} account part (BBAN) are wrong"
+    except SchwiftyException as error:  # any other rule of the registry
+        return f"not a valid IBAN: {type(error).__name__}"
+    return None
+
+
+def iban_is_valid(iban: str) -> bool:
+    return iban_problem(iban) is None
 
 
 def _valid_iban(iban: str) -> str:
-    value = normalize_iban(iban)
-    if not iban_is_valid(value):
-        raise ValueError("not a valid IBAN (country length or check digits wrong)")
-    return value
+    problem = iban_problem(iban)
+    if problem is not None:
+        raise ValueError(f"not a valid IBAN: {problem}")
+    return normalize_iban(iban)
 
 
 Iban = Annotated[str, AfterValidator(_valid_iban)]
@@ -65,23 +92,46 @@ class PhoneBill(BaseModel):
     type: Literal[PaymentMethodType.PHONE_BILL]
 
 
+class Card(BaseModel):
+    """What the gateway tells about the card behind a token, as payment providers do: never the card number."""
+
+    brand: Annotated[str, StringConstraints(min_length=1, max_length=40)]
+    last4: Annotated[str, StringConstraints(pattern=r"^[0-9]{4}$")]
+
+
 class TokenizedMethod(BaseModel):
     """A card, PayPal or ClickandBuy account, known to us only as the gateway's token."""
 
     type: Literal[PaymentMethodType.CREDIT_CARD, PaymentMethodType.PAYPAL, PaymentMethodType.CLICKANDBUY]
     token: Annotated[str, StringConstraints(min_length=3, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$")]
+    # A card's brand and last four digits as the gateway describes the token (the API asks it, replacing whatever a
+    # caller sent, hence not in the request schema). None for other methods, unknown tokens and methods set earlier.
+    card: SkipJsonSchema[Card | None] = None
 
 
 PaymentMethod = Annotated[DirectDebit | PhoneBill | TokenizedMethod, Field(discriminator="type")]
 
 
+class PaymentMethodView(BaseModel):
+    """A payment method as reads show it: its type and, for a card the gateway described, brand and last four."""
+
+    type: PaymentMethodType
+    brand: str | None = None
+    last4: str | None = None
+
+
 def masked(method: DirectDebit | PhoneBill | TokenizedMethod) -> str:
-    """How a method is shown in reads and logs: never the full IBAN or token."""
+    """How a method is shown in reads and logs: never the full IBAN, and never any of a token (its characters are
+    the gateway's, not the card's); a described card as `Visa •••• 4242`."""
     match method:
         case DirectDebit(iban=iban):
             return f"direct_debit {iban[:4]}…{iban[-4:]}"
-        case TokenizedMethod(type=kind, token=token):
-            # Tokens may be as short as 3 characters: show the last 4 only when at least as many stay hidden.
-            return f"{kind.value} …{token[-4:] if len(token) >= 8 else ''}"
+        case TokenizedMethod(card=Card(brand=brand, last4=last4)):
+            return f"{brand} •••• {last4}"
         case _:
             return method.type.value
+
+
+def method_view(method: DirectDebit | PhoneBill | TokenizedMethod) -> PaymentMethodView:
+    card = method.card if isinstance(method, TokenizedMethod) else None
+    return PaymentMethodView(type=method.type, brand=card and card.brand, last4=card and card.last4)

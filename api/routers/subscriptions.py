@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import FileResponse
 
+# The embedded sandbox is the payment gateway: its token lookup gives a card's brand and last four digits.
+from activities.sandbox_gateway import described
 from api import subscription_service as service
 from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES, ApiError
@@ -54,6 +56,8 @@ async def book_subscription(
     client: TemporalClient,
 ) -> SubscriptionView:
     plan = await service.booked_plan(sessions, body)
+    if body.payment_method is not None:
+        body = body.model_copy(update={"payment_method": described(body.payment_method)})
     return await service.book(client, settings.task_queue, body, plan, command)
 
 
@@ -143,7 +147,7 @@ SubscriptionCommands = Annotated[SubscriptionCommandsT, Depends(_commands)]
 async def change_payment_method(
     method: Annotated[PaymentMethod, Body()], commands: SubscriptionCommands
 ) -> SubscriptionView:
-    command = ChangePaymentMethodCommand(actor=commands.actor, payment_method=method)
+    command = ChangePaymentMethodCommand(actor=commands.actor, payment_method=described(method))
     return await commands.run(SubscriptionWorkflow.change_payment_method, command)
 
 

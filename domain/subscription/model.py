@@ -10,7 +10,7 @@ from domain.catalogue import MARKETPLACE
 from domain.ids import Slug
 from domain.money import InvoiceAmounts
 from domain.onboarding.model import Comment, Name
-from domain.payments import PaymentMethod, PaymentMethodType
+from domain.payments import PaymentMethod, PaymentMethodType, PaymentMethodView
 from domain.subscription.config import SUBSCRIPTIONS
 
 TelekomCustomerNumber = Annotated[str, StringConstraints(pattern=r"^[0-9]{6,12}$")]
@@ -242,7 +242,9 @@ class SubscriptionView(BaseModel):
     term_months: int
     term_number: int
     monthly_price_cents: int
-    payment_method: str | None  # masked
+    payment_method: str | None  # masked: `direct_debit DE89…3000`, `Visa •••• 4242`, `paypal`
+    # Absent from the answers of workers that predate it.
+    payment_method_details: PaymentMethodView | None = None
     booked_at: datetime
     trial_ends_at: datetime
     contract_started_at: datetime | None

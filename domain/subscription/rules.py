@@ -12,7 +12,7 @@ from enum import StrEnum
 from domain.billing_calendar import add_months, periods_in_term
 from domain.errors import CommandRefused
 from domain.money import invoice_amounts
-from domain.payments import masked
+from domain.payments import masked, method_view
 from domain.subscription import payments
 from domain.subscription.config import SUBSCRIPTIONS, SubscriptionConfig
 from domain.subscription.history import note
@@ -376,6 +376,7 @@ def view(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -
         term_number=state.term_number,
         monthly_price_cents=state.plan.monthly_price_cents,
         payment_method=masked(state.payment_method) if state.payment_method else None,
+        payment_method_details=method_view(state.payment_method) if state.payment_method else None,
         booked_at=state.booked_at,
         trial_ends_at=state.trial_ends_at,
         contract_started_at=state.contract_started_at,

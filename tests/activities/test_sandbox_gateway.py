@@ -15,10 +15,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
-from activities.sandbox_gateway import SandboxGateway, signed_webhook
+from activities.sandbox_gateway import TEST_CARDS, SandboxGateway, described, signed_webhook
 from activities.webhook_outbox import RESEND_BACKOFF
 from background import PeriodicJob, running
 from domain.delivery import Backoff
+from domain.payments import Card, PaymentMethodType, TokenizedMethod
 from domain.payouts import TransferRequest
 from domain.signing import SIGNATURE_HEADER, SignatureError, verify
 from domain.subscription.model import ChargeStatus
@@ -66,6 +67,16 @@ def documented_values() -> list[Documented]:
                 )
             )
     return rows
+
+
+def documented_cards() -> dict[str, tuple[str, str]]:
+    """The doc's test-card table: token -> (brand, last four)."""
+    cards: dict[str, tuple[str, str]] = {}
+    for line in DOC.read_text().splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and ticked(cells[0]) and re.fullmatch(r"`[0-9]{4}`", cells[2]):
+            cards |= {token: (cells[1], ticked(cells[2])[0]) for token in ticked(cells[0])}
+    return cards
 
 
 def transfer_request(isv_id: str, key: str | None = None) -> TransferRequest:
@@ -332,6 +343,23 @@ async def test_the_worker_resends_what_its_receiver_has_not_taken(sqlite_url: st
 
     assert [request.json() for request in receiver.requests] == [{"event_id": "evt_resend_1"}]
     assert (webhook.state, webhook.attempts, webhook.last_status) == ("delivered", 2, 200)
+
+
+def test_the_sandbox_describes_every_documented_test_card_by_brand_and_last_four_digits() -> None:
+    cards = documented_cards()
+    assert cards.keys() == TEST_CARDS.keys()
+    for token, (brand, last4) in cards.items():
+        method = described(TokenizedMethod(type=PaymentMethodType.CREDIT_CARD, token=token))
+        assert isinstance(method, TokenizedMethod)
+        assert method.card == Card(brand=brand, last4=last4)
+
+
+def test_the_sandbox_replaces_a_card_the_caller_claims_and_describes_no_other_method() -> None:
+    claimed = Card(brand="Visa", last4="1111")
+    unknown = described(TokenizedMethod(type=PaymentMethodType.CREDIT_CARD, token="tok_unlisted", card=claimed))
+    paypal = described(TokenizedMethod(type=PaymentMethodType.PAYPAL, token="tok_success", card=claimed))
+    assert isinstance(unknown, TokenizedMethod) and unknown.card is None
+    assert isinstance(paypal, TokenizedMethod) and paypal.card is None
 
 
 def test_signed_webhook_makes_a_body_and_headers_that_verify() -> None:

@@ -159,6 +159,31 @@ async def test_commands_on_an_ended_subscription_are_refused(subs: Subscriptions
 # --- payment method --------------------------------------------------------------------------
 
 
+async def test_a_card_shows_the_brand_and_last_four_digits_the_gateway_gives_for_its_token(subs: Subscriptions):
+    view = await subs.book(payment_method=METHODS["credit_card"])  # tok_success: the sandbox's Visa 4242
+    assert view["payment_method"] == "Visa •••• 4242"
+    assert view["payment_method_details"] == {"type": "credit_card", "brand": "Visa", "last4": "4242"}
+    assert "tok_success" not in str(view)
+
+    mastercard = {"type": "credit_card", "token": "tok_mastercard"}
+    changed = await subs.ok(view["id"], "payment-method", mastercard, method="PUT")
+    assert changed["payment_method"] == "Mastercard •••• 4444"
+    assert changed["history"][-1]["detail"] == "Mastercard •••• 4444"
+
+
+async def test_a_card_is_described_by_the_gateway_not_by_the_caller(subs: Subscriptions):
+    claimed = {"type": "credit_card", "token": "tok_unknown_card", "card": {"brand": "Visa", "last4": "1111"}}
+    view = await subs.book(payment_method=claimed)
+    assert view["payment_method"] == "credit_card"  # a token the gateway cannot describe shows its type only
+    assert view["payment_method_details"] == {"type": "credit_card", "brand": None, "last4": None}
+
+
+async def test_paypal_shows_its_type_only(subs: Subscriptions):
+    view = await subs.book(payment_method={"type": "paypal", "token": "tok_success"})
+    assert view["payment_method"] == "paypal"
+    assert view["payment_method_details"] == {"type": "paypal", "brand": None, "last4": None}
+
+
 async def test_changing_the_payment_method_is_recorded_masked(subs: Subscriptions):
     view = await subs.book(payment_method=METHODS["credit_card"])
     changed = await subs.ok(view["id"], "payment-method", METHODS["direct_debit"], method="PUT")

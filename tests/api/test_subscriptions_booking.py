@@ -25,6 +25,14 @@ async def test_a_direct_debit_with_an_invalid_iban_is_refused(subs: Subscription
     assert detail["field"] == "body.payment_method.direct_debit.iban"
 
 
+async def test_an_iban_that_breaks_its_countrys_account_structure_is_refused_saying_so(subs: Subscriptions):
+    # Mod-97 holds and the length is German, but a German account number has digits only.
+    method = METHODS["direct_debit"] | {"iban": "DE05 3704 0044 0532 0130 0A"}
+    [detail] = details_of(await subs.post_booking(subs.body(payment_method=method)))
+    assert detail["field"] == "body.payment_method.direct_debit.iban"
+    assert "the account part (BBAN) does not have the structure of DE" in detail["message"]
+
+
 async def test_phone_bill_without_a_telekom_customer_number_is_refused(subs: Subscriptions):
     body = subs.body(payment_method=METHODS["phone_bill"], telekom_customer_number=None)
     [detail] = details_of(await subs.post_booking(body))

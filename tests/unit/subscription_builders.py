@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from domain.catalogue import MARKETPLACE
-from domain.payments import DirectDebit, PaymentMethod, PaymentMethodType, PhoneBill, TokenizedMethod
+from domain.payments import Card, DirectDebit, PaymentMethod, PaymentMethodType, PhoneBill, TokenizedMethod
 from domain.subscription import payments, rules
 from domain.subscription.model import (
     BookedPlan,
@@ -32,7 +32,7 @@ PRICE = 1_990  # 19.90 EUR a month
 SHARE = 70.0
 TELEKOM_NUMBER = "4711081500"
 
-CARD = TokenizedMethod(type=PaymentMethodType.CREDIT_CARD, token="tok_visa_4242")
+CARD = TokenizedMethod(type=PaymentMethodType.CREDIT_CARD, token="tok_visa", card=Card(brand="Visa", last4="4242"))
 DIRECT_DEBIT = DirectDebit(
     type=PaymentMethodType.DIRECT_DEBIT,
     iban="DE89370400440532013000",

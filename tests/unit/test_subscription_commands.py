@@ -259,7 +259,9 @@ def test_the_view_of_a_trial():
     )
     assert (view.status, view.term_months, view.term_number, view.monthly_price_cents) == (S.TRIALING, 12, 0, 1_990)
     assert (view.booked_at, view.trial_ends_at) == (BOOKED_AT, START)
-    assert view.payment_method == "credit_card …4242"
+    assert view.payment_method == "Visa •••• 4242"
+    assert view.payment_method_details is not None
+    assert (view.payment_method_details.brand, view.payment_method_details.last4) == ("Visa", "4242")
     assert view.contract_started_at is None
     assert (view.current_term_start, view.current_term_end) == (None, None)
     assert (view.current_period_start, view.current_period_end, view.next_invoice_at) == (None, None, None)

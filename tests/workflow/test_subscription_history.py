@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 
 from domain.money import invoice_amounts
-from domain.payments import TokenizedMethod
+from domain.payments import Card, TokenizedMethod
 from domain.subscription.model import (
     BookedPlan,
     ChangePaymentMethodCommand,
@@ -78,7 +78,10 @@ async def test_continue_as_new_mid_term_keeps_dunning_cancellation_and_numbering
         await handle.execute_update(
             SubscriptionWorkflow.change_payment_method,
             ChangePaymentMethodCommand(
-                actor="operator-otto", payment_method=TokenizedMethod(type="credit_card", token=token)
+                actor="operator-otto",
+                payment_method=TokenizedMethod(
+                    type="credit_card", token=token, card=Card(brand="Visa", last4=f"{attempt:04d}")
+                ),
             ),
         )
 
@@ -91,6 +94,6 @@ async def test_continue_as_new_mid_term_keeps_dunning_cancellation_and_numbering
     assert state.dunning is not None and view.dunning.started_at == state.dunning.started_at
     assert view.dunning.unpaid_invoices == ["cust-can-crm-can-202601010000-0002"]
     assert view.invoices_issued == 3
-    assert view.payment_method == "credit_card …d_11"
+    assert view.payment_method == "Visa •••• 0011"  # the last change, carried over
     assert [entry.action for entry in view.history].count("payment_method_changed") == 12
     await latest.terminate("test finished")
