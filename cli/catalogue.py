@@ -12,7 +12,7 @@ app = typer.Typer(help="The catalogue: apps that went live.", no_args_is_help=Tr
 
 def _plans(app_view: dict[str, Any]) -> str:
     return ", ".join(
-        f"{render.months(plan['term_months'])} {render.money(plan['monthly_price_cents'])}"
+        f"{render.count(plan['term_months'], 'month')} {render.money(plan['monthly_price_cents'])}"
         for plan in app_view["plans"]
     )
 

@@ -283,7 +283,7 @@ def _terms(terms: dict[str, Any] | None) -> str | None:
     if terms is None:
         return None
     plans = ", ".join(
-        f"{render.months(plan['term_months'])} at {render.money(plan['monthly_price_cents'])}"
+        f"{render.count(plan['term_months'], 'month')} at {render.money(plan['monthly_price_cents'])}"
         for plan in terms["plans"]
     )
     return f"{terms['revenue_share_percent']:g} % to the ISV; {plans}; trial {terms['trial_days']} days"

@@ -137,7 +137,7 @@ def readable(view: dict[str, Any]) -> str:
             ("tier", view["tier"]),
             (
                 "points",
-                f"{view['points']:,} in {view['year']} ({view['events_counted']} events); "
+                f"{view['points']:,} in {view['year']} ({render.count(view['events_counted'], 'event')}); "
                 f"last year {view['last_year_points']:,}",
             ),
             ("next tier", next_tier),

@@ -59,8 +59,9 @@ def money(cents: int | None) -> str | None:
     return f"{Decimal(cents) / 100:,.2f} EUR"
 
 
-def months(count: int) -> str:
-    return f"{count} month" if count == 1 else f"{count} months"
+def count(number: int, thing: str) -> str:
+    """`1 month`, `12 months`, `1,200 events`."""
+    return f"{number:,} {thing}" + ("" if number == 1 else "s")
 
 
 def cents(euros: str) -> int:

@@ -205,7 +205,7 @@ def readable(view: dict[str, Any]) -> str:
     customer = view["customer"]
     dunning = view["dunning"]
     # Term 0 is the trial; the paid terms count from 1.
-    term = render.months(view["term_months"]) + (f", term {view['term_number']}" if view["term_number"] else "")
+    term = render.count(view["term_months"], "month") + (f", term {view['term_number']}" if view["term_number"] else "")
     head = render.block(
         [
             ("subscription", view["id"]),

@@ -5,9 +5,7 @@ Every page the tests visit is checked for JavaScript errors and for requests tha
 to tests/browser/screenshots/ (ignored by git) so the pages can be looked at.
 """
 
-import asyncio
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +13,12 @@ from urllib.parse import urlparse
 
 import pytest
 import pytest_asyncio
-import uvicorn
 from playwright.async_api import Browser, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
 from tests.api.conftest import Api, key_of, serving
 from tests.conftest import local_dev_server
+from tests.http_server import over_http
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 LOOPBACK = {"127.0.0.1", "localhost"}
@@ -74,13 +72,6 @@ def _is_script_error(kind: str, text: str) -> bool:
     return kind == "error" and not text.startswith("Failed to load resource")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest_asyncio.fixture(scope="module")
 async def console_server() -> AsyncIterator[WorkflowEnvironment]:
     """A dev server of the console tests' own: lists read every workflow in its visibility, and those other tests
@@ -96,20 +87,8 @@ async def served(
     """The app over real HTTP (uvicorn on loopback), its worker and store."""
     async with serving(console_server, tmp_path_factory.mktemp("console")) as api:
         assert api.app is not None
-        port = _free_port()
-        server = uvicorn.Server(
-            uvicorn.Config(api.app, host="127.0.0.1", port=port, lifespan="off", log_level="warning")
-        )
-        task = asyncio.create_task(server.serve())
-        for _ in range(200):  # uvicorn says when it listens only through this flag
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        try:
-            yield f"http://127.0.0.1:{port}", api
-        finally:
-            server.should_exit = True
-            await task
+        async with over_http(api.app) as url:
+            yield url, api
 
 
 @pytest_asyncio.fixture(scope="module")
