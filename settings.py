@@ -1,4 +1,4 @@
-"""Configuration from the environment (DESIGN.md §3): one Settings object for API, worker and store."""
+"""Configuration from the environment (docs/operations.md): one Settings object for API, worker and store."""
 
 import os
 from functools import lru_cache

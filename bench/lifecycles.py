@@ -10,8 +10,9 @@ the same run on the same kind of server:
   cached), its RSS growth divided by N;
 - a trial-end storm: N trials ending at the same instant, all processed, no workflow task timing out.
 
-The time-skipping server moves its clock only in `env.sleep` steps of at most 30 days (../shared/TEMPORAL-NOTES.md),
-and results are read one at a time.
+The time-skipping server moves its clock only in `env.sleep` steps of at most 30 days (one `env.sleep` spanning months
+over hundreds of workflows outlasted the RPC timeout), and results are read one at a time (many clients waiting on
+results at once broke it).
 """
 
 import asyncio

@@ -93,7 +93,7 @@ def client_of(time_skipping_env: WorkflowEnvironment) -> Client:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Leave with pytest's status before interpreter teardown: the SDK's Rust threads can abort it
-    (temporalio/sdk-python#300, ../shared/TEMPORAL-NOTES.md) after every test has already passed."""
+    (temporalio/sdk-python#300) after every test has already passed."""
     status = getattr(config, "_partnerflow_exitstatus", None)
     if status is not None:
         sys.stdout.flush()
