@@ -1,4 +1,4 @@
-"""Temporal Schedules the worker keeps in place: the monthly payout (DESIGN.md §2.2).
+"""Temporal Schedules the worker keeps in place: the monthly payout (docs/architecture.md).
 
 The time-skipping test server implements no Schedules; this runs against a dev server or a cluster.
 """

@@ -12,7 +12,7 @@ app = typer.Typer(help="The catalogue: apps that went live.", no_args_is_help=Tr
 
 def _plans(app_view: dict[str, Any]) -> str:
     return ", ".join(
-        f"{render.count(plan['term_months'], 'month')} {render.money(plan['monthly_price_cents'])}"
+        f"{render.count(plan['term_months'], 'month')} at {render.money(plan['monthly_price_cents'])}"
         for plan in app_view["plans"]
     )
 
@@ -55,7 +55,7 @@ def _app(view: dict[str, Any]) -> str:
         [
             ("app", f"{view['id']}: {view['name']} ({view['category']})"),
             ("ISV", view["isv_id"]),
-            ("plans", _plans(view) + " a month, net"),
+            ("plans", _plans(view) + " (a month, net)"),
             ("trial", f"{view['trial_days']} days"),
             ("listing fee", render.money(view["listing_fee_cents"])),
             ("revenue share", f"{share:g} % to the ISV" if share is not None else None),

@@ -190,7 +190,7 @@ def reassign(
 
 
 def _command(ctx: typer.Context, as_json: bool, method: str, path: str, body: dict[str, Any], key: str | None) -> None:
-    command(ctx, as_json, method, f"/onboardings{path}", body, key, readable)
+    command(ctx, as_json, method, f"/onboardings{path}", body, key, compact)
 
 
 def _each_item(
@@ -210,7 +210,7 @@ def _each_item(
         item_key = f"{key}-{item}" if key and len(items) > 1 else key
         path = f"/onboardings/{onboarding}/checklist/{item}"
         answer = connection.call(method, path, body=sent or None, idempotency_key=item_key)
-    emit(connection, answer, readable)
+    emit(connection, answer, compact)
 
 
 def _plan(text: str) -> dict[str, int]:
@@ -227,6 +227,30 @@ def _plan(text: str) -> dict[str, int]:
 
 
 def readable(view: dict[str, Any]) -> str:
+    """The whole onboarding: what `show` prints."""
+    checklist = "\n".join(_stage_lines(stage, view["stage"]) for stage in view["checklist"])
+    history = view["history"][-HISTORY_SHOWN:]
+    shown = render.table(
+        ["AT", "ACTOR", "ACTION", "STAGE", "ITEM", "COMMENT"],
+        [
+            [render.short(h["at"]), h["actor"], h["action"], h["stage"], h.get("item"), h.get("comment")]
+            for h in history
+        ],
+        {5: 60},
+    )
+    title = f"history (last {len(history)} of {len(view['history'])})"
+    return _head(view) + render.section("checklist", checklist) + render.section(title, shown)
+
+
+def compact(view: dict[str, Any]) -> str:
+    """The onboarding after a command: its head and the checklist of the stage it is in, while it runs."""
+    if view["finished_at"]:
+        return _head(view)
+    current = next(stage for stage in view["checklist"] if stage["stage"] == view["stage"])
+    return _head(view) + render.section("checklist", _stage_lines(current, view["stage"]))
+
+
+def _head(view: dict[str, Any]) -> str:
     now = datetime.now(UTC)
     stages = [stage["stage"] for stage in view["checklist"]]
     place = f"{view['stage']} ({stages.index(view['stage']) + 1} of {len(stages)})"
@@ -235,7 +259,7 @@ def readable(view: dict[str, Any]) -> str:
         since = render.duration((now - datetime.fromisoformat(view["stage_started_at"])).total_seconds())
         place += f", {since} in it of a {budget:g}-day budget"
     deadlines = view["deadlines"]
-    head = render.block(
+    return render.block(
         [
             ("onboarding", f"{view['id']}: {view['app']['name']} ({view['app']['category']})"),
             ("ISV", f"{view['isv']['name']} ({view['isv']['id']}, {view['isv']['contact_email']})"),
@@ -254,18 +278,6 @@ def readable(view: dict[str, Any]) -> str:
             ("endpoint", view.get("provisioning_endpoint")),
         ]
     )
-    checklist = "\n".join(_stage_lines(stage, view["stage"]) for stage in view["checklist"])
-    history = view["history"][-HISTORY_SHOWN:]
-    shown = render.table(
-        ["AT", "ACTOR", "ACTION", "STAGE", "ITEM", "COMMENT"],
-        [
-            [render.short(h["at"]), h["actor"], h["action"], h["stage"], h.get("item"), h.get("comment")]
-            for h in history
-        ],
-        {5: 60},
-    )
-    title = f"history (last {len(history)} of {len(view['history'])})"
-    return head + render.section("checklist", checklist) + render.section(title, shown)
 
 
 def _stage_lines(stage: dict[str, Any], current: str) -> str:

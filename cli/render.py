@@ -6,7 +6,7 @@ Plain text rather than a terminal library's boxes, so that output stays the same
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 GAP = "  "
@@ -66,9 +66,13 @@ def count(number: int, thing: str) -> str:
 
 def cents(euros: str) -> int:
     """Integer cents from euros as typed (`14.90`, `14,90`, `1490`); ValueError for anything else."""
-    amount = Decimal(euros.replace(",", "."))
+    wrong = ValueError(f"{euros!r} is not an amount of euros with at most two decimals")
+    try:
+        amount = Decimal(euros.replace(",", "."))
+    except InvalidOperation as error:
+        raise wrong from error
     if not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01")):
-        raise ValueError(f"{euros!r} is not an amount of euros with at most two decimals")
+        raise wrong
     return int(amount * 100)
 
 
@@ -100,15 +104,18 @@ def relative(at: datetime, now: datetime) -> str:
     return f"in {span}" if seconds >= 0 else f"{span} ago"
 
 
+UNITS = (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1))
+
+
 def duration(seconds: float) -> str:
-    """The largest unit of a span and the next one: `5 d 3 h`, `2 h`, `10 min 5 s`."""
-    counts: list[tuple[int, str]] = []
-    left = int(seconds)
-    for name, size in (("d", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
-        count, left = divmod(left, size)
-        counts.append((count, name))
-    first = next((i for i, (count, _) in enumerate(counts) if count), len(counts) - 1)
-    return " ".join(f"{count} {name}" for count, name in counts[first : first + 2] if count) or "0 s"
+    """The largest unit of a span and the next one, rounded to that: `5 d`, `4 d 23 h`, `10 min 5 s`."""
+    for i, (name, size) in enumerate(UNITS):
+        if seconds >= size or size == 1:
+            finer_name, finer = UNITS[min(i + 1, len(UNITS) - 1)]
+            big, rest = divmod(round(seconds / finer) * finer, size)
+            small = rest // finer
+            return f"{big} {name}" + (f" {small} {finer_name}" if small else "")
+    raise AssertionError("the last unit takes every span")
 
 
 def nested(value: Any, indent: str = "") -> list[str]:

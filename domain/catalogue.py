@@ -1,4 +1,4 @@
-"""The marketplace catalogue: portfolio categories, plans and commercial terms (DESIGN.md §2.1)."""
+"""The marketplace catalogue: portfolio categories, plans and commercial terms (docs/architecture.md)."""
 
 from datetime import timedelta
 from enum import StrEnum

@@ -1,4 +1,4 @@
-"""Business keys and the workflow ids derived from them (DESIGN.md §4)."""
+"""Business keys and the workflow ids derived from them (docs/api.md)."""
 
 from typing import Annotated
 

@@ -1,4 +1,4 @@
-"""Payment methods (DESIGN.md §2.2) and the IBAN check of SEPA direct debits (schwifty: the IBAN registry's rules)."""
+"""Payment methods (docs/architecture.md) and the IBAN check of SEPA direct debits (schwifty: the IBAN registry's rules)."""
 
 import re
 from enum import StrEnum

@@ -1,4 +1,4 @@
-"""Who may do what: roles, the authenticated principal and the permission table (DESIGN.md §1)."""
+"""Who may do what: roles, the authenticated principal and the permission table (docs/api.md)."""
 
 from enum import StrEnum
 

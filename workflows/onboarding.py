@@ -1,4 +1,4 @@
-"""OnboardingWorkflow: one ISV app from identification to go-live (DESIGN.md §2.1).
+"""OnboardingWorkflow: one ISV app from identification to go-live (docs/architecture.md).
 
 Commands are Updates whose validators refuse with the rule's reason; timers for the stage reminder and
 the 42-day escalation live in the main loop, and the handlers only change state.

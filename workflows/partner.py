@@ -1,4 +1,4 @@
-"""PartnerProgramWorkflow: one channel partner's programme year, then the next (DESIGN.md §2.3).
+"""PartnerProgramWorkflow: one channel partner's programme year, then the next (docs/architecture.md).
 
 Points arrive as Updates (from account managers) or signals (from subscription workflows); the year end,
 quarterly quality reports and review escalations are timers in the main loop. Each year continues as new,

@@ -1,4 +1,4 @@
-"""PayoutWorkflow: one month's revenue shares, one statement per ISV, each transferred once (DESIGN.md §2.2).
+"""PayoutWorkflow: one month's revenue shares, one statement per ISV, each transferred once (docs/architecture.md).
 
 A month's payout runs under the workflow id `payout-{yyyy-mm}`, whoever starts it, so Temporal lets only one run
 of a month be in flight. The monthly Schedule cannot name the month in its workflow id (it starts

@@ -1,4 +1,4 @@
-"""SubscriptionWorkflow: one customer's subscription to one app, from trial to termination (DESIGN.md §2.2).
+"""SubscriptionWorkflow: one customer's subscription to one app, from trial to termination (docs/architecture.md).
 
 Timers (trial end, billing periods, dunning retries, suspend-mode expiry) live in the main loop; Updates
 change state or run the one-off work a command asks for; payment webhooks arrive as signals.

@@ -1,1 +1,1 @@
-"""The 5-stage, 6-week ISV onboarding (DESIGN.md §2.1)."""
+"""The 5-stage, 6-week ISV onboarding (docs/architecture.md)."""

@@ -1,1 +1,1 @@
-"""A business customer's subscription to an app: trial, paid terms, dunning, suspend mode (DESIGN.md §2.2)."""
+"""A business customer's subscription to an app: trial, paid terms, dunning, suspend mode (docs/architecture.md)."""

@@ -47,7 +47,7 @@ class Event(StrEnum):
     SUSPEND_MODE_ENDED = "suspend_mode_ended"
 
 
-# The state machine of DESIGN.md §2.2: (state, event) -> state.
+# The state machine (docs/architecture.md): (state, event) -> state.
 TRANSITIONS: dict[tuple[Status, Event], Status] = {
     (Status.TRIALING, Event.TRIAL_ENDED_WITH_METHOD): Status.ACTIVE,
     (Status.TRIALING, Event.TRIAL_ENDED_WITHOUT_METHOD): Status.SUSPENDED,

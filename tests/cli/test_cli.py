@@ -53,7 +53,7 @@ async def test_an_onboarding_reads_as_stage_sla_and_a_checklist_with_ticks(stack
     lines = shown.stdout.splitlines()
     assert (value_of(shown.stdout, "stage") or "").startswith("feasibility (2 of 5), ")
     assert value_of(shown.stdout, "SLA") == "on_track"
-    assert (value_of(shown.stdout, "stage due") or "").endswith("(in 6 d 23 h)")
+    assert (value_of(shown.stdout, "stage due") or "").endswith("(in 7 d)")  # the feasibility budget
     assert "feasibility: Feasibility check (Machbarkeitsprüfung), 7 days  <- current stage" in shown.stdout
     assert any("[x] eu_hosting_confirmed" in line and "pm-anna" in line for line in lines)
     assert any("[ ] technical_assessment_passed" in line for line in lines)

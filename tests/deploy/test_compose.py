@@ -1,4 +1,4 @@
-"""The production-like deployment (DESIGN.md §5), checked as files: no Docker engine runs where the tests do."""
+"""The production-like deployment (docs/operations.md), checked as files: no Docker engine runs where the tests do."""
 
 import re
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""Exit criteria gate each stage: ticked by hand or derived from the onboarding's data (DESIGN.md §2.1)."""
+"""Exit criteria gate each stage: ticked by hand or derived from the onboarding's data (docs/architecture.md)."""
 
 import pytest
 

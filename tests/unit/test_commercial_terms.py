@@ -1,4 +1,4 @@
-"""The catalogue's rules: portfolio categories and commercial terms (DESIGN.md §2.1)."""
+"""The catalogue's rules: portfolio categories and commercial terms (docs/architecture.md)."""
 
 import pytest
 from pydantic import ValidationError

@@ -1,4 +1,4 @@
-"""Business keys are slugs, and workflow ids are derived from them (DESIGN.md §4)."""
+"""Business keys are slugs, and workflow ids are derived from them (docs/api.md)."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""Money in integer cents: VAT 19 %, commercial rounding (half up) and the ISV's revenue share (DESIGN.md §2.2)."""
+"""Money in integer cents: VAT 19 %, commercial rounding (half up) and the ISV's revenue share (docs/architecture.md)."""
 
 from decimal import Decimal
 

@@ -1,4 +1,4 @@
-"""Timers: a reminder when a stage overruns, an escalation when the 42-day target is missed (DESIGN.md §2.1)."""
+"""Timers: a reminder when a stage overruns, an escalation when the 42-day target is missed (docs/architecture.md)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Reject, hold, resume and reassign: when they are refused and what they change (DESIGN.md §2.1)."""
+"""Reject, hold, resume and reassign: when they are refused and what they change (docs/architecture.md)."""
 
 import pytest
 from pydantic import ValidationError

@@ -1,4 +1,4 @@
-"""The onboarding's five stages: their order, budgets and leaving them (DESIGN.md §2.1)."""
+"""The onboarding's five stages: their order, budgets and leaving them (docs/architecture.md)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Tiers by points (DESIGN.md §2.3): thresholds, enrolment placement, the year-end decision, the partner's view."""
+"""Tiers by points (docs/architecture.md): thresholds, enrolment placement, the year-end decision, the partner's view."""
 
 import pytest
 from pydantic import ValidationError

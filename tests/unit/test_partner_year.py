@@ -1,4 +1,4 @@
-"""The programme year (DESIGN.md §2.3): its end on 31 December, the report quarters, enrolment, the next year."""
+"""The programme year (docs/architecture.md): its end on 31 December, the report quarters, enrolment, the next year."""
 
 from datetime import UTC, datetime, timedelta
 

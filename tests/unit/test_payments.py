@@ -1,4 +1,4 @@
-"""Payment methods (DESIGN.md §2.2): the IBAN check of SEPA direct debits (schwifty), tokens, and masking."""
+"""Payment methods (docs/architecture.md): the IBAN check of SEPA direct debits (schwifty), tokens, and masking."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""Who may do what, and which ISV's objects a caller sees (DESIGN.md §1)."""
+"""Who may do what, and which ISV's objects a caller sees (docs/api.md)."""
 
 import pytest
 

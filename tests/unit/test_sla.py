@@ -1,4 +1,4 @@
-"""SLA maths: stage budgets, the 42-day target, and a clock that stops on hold (DESIGN.md §2.1)."""
+"""SLA maths: stage budgets, the 42-day target, and a clock that stops on hold (docs/architecture.md)."""
 
 from datetime import timedelta
 

@@ -1,4 +1,4 @@
-"""Contract and billing rules (DESIGN.md §2.2): monthly periods on the contract's day, terms that renew unless
+"""Contract and billing rules (docs/architecture.md): monthly periods on the contract's day, terms that renew unless
 cancelled, continuous invoice numbers, VAT in cents, the export fee, the ISV's revenue share."""
 
 from datetime import datetime, timedelta

@@ -1,4 +1,4 @@
-"""Commands on a subscription (DESIGN.md §2.2) and its read model: cancel, change the payment method, request an
+"""Commands on a subscription (docs/architecture.md) and its read model: cancel, change the payment method, request an
 export, reinstate; each refusal has its code."""
 
 from collections.abc import Callable

@@ -1,4 +1,4 @@
-"""Payments and dunning (DESIGN.md §2.2): charge results, webhooks applied once, retries after 3 and 7 days,
+"""Payments and dunning (docs/architecture.md): charge results, webhooks applied once, retries after 3 and 7 days,
 suspension for non-payment, and reinstatement by paying the arrears."""
 
 from datetime import datetime, timedelta

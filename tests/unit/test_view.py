@@ -1,4 +1,4 @@
-"""The read model: stage, SLA status, deadlines, checklist per stage and history (DESIGN.md §2.1, §4)."""
+"""The read model: stage, SLA status, deadlines, checklist per stage and history (docs/architecture.md, docs/api.md)."""
 
 from domain.onboarding import rules
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
