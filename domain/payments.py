@@ -1,4 +1,4 @@
-"""Payment methods (docs/architecture.md) and the IBAN check of SEPA direct debits (schwifty: the IBAN registry's rules)."""
+"""Payment methods and the IBAN check of SEPA direct debits (schwifty: the IBAN registry's rules)."""
 
 import re
 from enum import StrEnum

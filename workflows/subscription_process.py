@@ -1,4 +1,4 @@
-"""What SubscriptionWorkflow does: one customer's subscription to one app, from trial to termination (docs/architecture.md).
+"""What SubscriptionWorkflow does: one customer's subscription to one app, from trial to termination.
 
 Timers (trial end, billing periods, dunning retries, suspend-mode expiry) live in the main loop; Updates
 change state or run the one-off work a command asks for; payment webhooks arrive as signals.

@@ -1,4 +1,4 @@
-"""Activities run at least once (Temporal retries them): a retry with the same input must leave the store as one run did."""
+"""Activities run at least once: a retry with the same input must leave the store as one run did."""
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime

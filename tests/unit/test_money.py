@@ -1,4 +1,4 @@
-"""Money in integer cents: VAT 19 %, commercial rounding (half up) and the ISV's revenue share (docs/architecture.md)."""
+"""Money in integer cents: VAT 19 %, commercial rounding (half up) and the ISV's revenue share."""
 
 from decimal import Decimal
 

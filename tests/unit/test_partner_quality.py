@@ -1,4 +1,4 @@
-"""Quality reports and termination reviews (docs/architecture.md): thresholds, the 3-consecutive rule, the human decision."""
+"""Quality reports and termination reviews: thresholds, the 3-consecutive rule, the human decision."""
 
 from datetime import UTC, datetime, timedelta
 

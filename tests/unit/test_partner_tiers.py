@@ -1,4 +1,4 @@
-"""Tiers by points (docs/architecture.md): thresholds, enrolment placement, the year-end decision, the partner's view."""
+"""Tiers by points: thresholds, enrolment placement, the year-end decision, the partner's view."""
 
 import pytest
 from pydantic import ValidationError

@@ -1,4 +1,4 @@
-"""The points catalogue (docs/architecture.md): points per contract event, more for more valuable tariffs, kept as data."""
+"""The points catalogue: points per contract event, more for more valuable tariffs, kept as data."""
 
 import pytest
 from pydantic import ValidationError

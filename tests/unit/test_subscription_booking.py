@@ -1,4 +1,4 @@
-"""Booking an app (docs/architecture.md): SMEs up to 500 employees, terms of 1, 12 or 24 months, phone bill needs Telekom."""
+"""Booking an app: SMEs up to 500 employees, terms of 1, 12 or 24 months, phone bill needs Telekom."""
 
 from typing import Any
 

@@ -1,4 +1,4 @@
-"""The subscription's state machine and its timers (docs/architecture.md): what is allowed, what is due, when to wake up."""
+"""The subscription's state machine and its timers: what is allowed, what is due, when to wake up."""
 
 from datetime import timedelta
 from itertools import product
