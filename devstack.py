@@ -171,6 +171,15 @@ def stop_dev_server(server: subprocess.Popen[bytes] | None) -> None:
         server.wait()
 
 
+def worker_metrics_addresses(settings: Settings) -> list[str]:
+    """Where each worker process serves its metrics: WORKER_METRICS_ADDRESS for the first, the next ports for the
+    others; all empty when it is."""
+    if not settings.worker_metrics_address:
+        return [""] * settings.worker_processes
+    host, port = _host_port(settings.worker_metrics_address)
+    return [f"{host}:{port + index}" for index in range(settings.worker_processes)]
+
+
 class Workers:
     """The worker processes: started, watched (one that dies is started again), and stopped in order."""
 
@@ -179,12 +188,14 @@ class Workers:
         self._processes: list[subprocess.Popen[bytes]] = []
         self.restarts = 0
 
-    def _spawn(self) -> subprocess.Popen[bytes]:
+    def _spawn(self, index: int) -> subprocess.Popen[bytes]:
         environment = {
             **os.environ,
             # The schedule is made once, here; the sandbox's webhooks go to this API.
             "PAYOUT_SCHEDULE": "false",
             "PAYMENT_WEBHOOK_URL": self._settings.payment_webhook_url or "",
+            # A metrics port per process: the same one again when it is started again.
+            "WORKER_METRICS_ADDRESS": worker_metrics_addresses(self._settings)[index],
             "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
         }
         return subprocess.Popen(
@@ -192,7 +203,7 @@ class Workers:
         )
 
     def start(self) -> None:
-        self._processes = [self._spawn() for _ in range(self._settings.worker_processes)]
+        self._processes = [self._spawn(index) for index in range(self._settings.worker_processes)]
 
     async def watch(self) -> None:
         """Starts a worker process again when one dies; runs until cancelled."""
@@ -201,7 +212,7 @@ class Workers:
             for index, process in enumerate(self._processes):
                 if process.poll() is not None:
                     print(f"worker process {process.pid} exited ({process.returncode}); starting it again", flush=True)
-                    self._processes[index] = self._spawn()
+                    self._processes[index] = self._spawn(index)
                     self.restarts += 1
 
     def stop(self) -> None:
@@ -268,6 +279,7 @@ def _print_urls(settings: Settings) -> None:
         f"  API          {api}/api/v1   (health: {api}/health)\n"
         f"  Console      {api}/console/   (sign in with an API key)\n"
         f"  API docs     {api}/docs\n"
+        f"  Metrics      {api}/metrics{_worker_metrics_urls(settings)}\n"
         f"  Temporal     {host}:{port}   namespace {settings.temporal_namespace}\n"
         f"  Temporal UI  http://{host}:{settings.temporal_ui_port}\n"
         f"  Database     {settings.database_url}\n"
@@ -275,6 +287,14 @@ def _print_urls(settings: Settings) -> None:
         f"{settings.data_dir}/ and the database for the next start.\n",
         flush=True,
     )
+
+
+def _worker_metrics_urls(settings: Settings) -> str:
+    addresses = [address for address in worker_metrics_addresses(settings) if address]
+    if not addresses:
+        return ""
+    last = f" to :{_host_port(addresses[-1])[1]}" if len(addresses) > 1 else ""
+    return f"   (workers: http://{addresses[0]}/metrics{last})"
 
 
 def main() -> None:
@@ -286,6 +306,9 @@ def main() -> None:
     if _listening(settings.api_host, settings.api_port):
         # Said in one line before anything starts, rather than as uvicorn's traceback once everything has.
         sys.exit(f"port {settings.api_port} is in use (set API_PORT)")
+    for address in worker_metrics_addresses(settings):
+        if address and _listening(*_host_port(address)):
+            sys.exit(f"port {_host_port(address)[1]} is in use (set WORKER_METRICS_ADDRESS)")
     asyncio.run(run(settings))
     print("Partnerflow stopped", flush=True)
     sys.stdout.flush()

@@ -45,6 +45,15 @@ class Settings(BaseSettings):
     export_dir: Path | None = None
     # Create the monthly payout Schedule at worker start (needs a server with Schedules, not the test server).
     payout_schedule: bool = True
+    # Prometheus metrics (docs/metrics.md). `python -m worker` serves the Temporal SDK's metrics at this host:port
+    # (empty: nowhere); each worker process on a host needs a port of its own, and the main job gives its N workers
+    # this port and the N-1 after it.
+    worker_metrics_address: str = "127.0.0.1:9464"
+    # When set, the API's /metrics answers only `Authorization: Bearer <token>`; unset, it is open (it shows
+    # aggregate counts only, no ids or names).
+    metrics_token: SecretStr | None = Field(None, repr=False)
+    # How long /metrics waits for the store and for Temporal visibility before leaving out their gauges.
+    metrics_timeout_seconds: float = Field(2.0, gt=0, le=10)
 
     # Payload encryption (AES-GCM): key id -> base64 of a 16, 24 or 32-byte key. New payloads are encrypted with
     # the active key id; every listed key still decrypts, so keys can rotate without breaking running workflows.

@@ -15,6 +15,7 @@ from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -148,11 +149,31 @@ def create_worker(client: Client, settings: Settings | None = None, **worker_opt
     )
 
 
-async def connect(settings: Settings | None = None) -> Client:
+async def connect(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Client:
+    """`runtime`: the SDK runtime whose telemetry the client and its workers report to (default: the SDK's own)."""
     settings = settings or get_settings()
     return await Client.connect(
-        settings.temporal_address, namespace=settings.temporal_namespace, data_converter=data_converter(settings)
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=data_converter(settings),
+        runtime=runtime,
     )
+
+
+def metrics_runtime(settings: Settings) -> Runtime | None:
+    """A runtime that serves the SDK's Prometheus metrics at WORKER_METRICS_ADDRESS (docs/metrics.md); None when it
+    is empty. One per process, made at start: it binds the port, and a port in use fails the start."""
+    if not settings.worker_metrics_address:
+        return None
+    try:
+        return Runtime(
+            telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.worker_metrics_address))
+        )
+    except ValueError as error:  # the SDK's answer to an address it cannot bind
+        raise SystemExit(
+            f"worker metrics cannot be served at {settings.worker_metrics_address} ({error}): "
+            "set WORKER_METRICS_ADDRESS to a free host:port, or to nothing to serve none"
+        ) from error
 
 
 async def ensure_search_attributes(client: Client) -> None:
@@ -172,7 +193,7 @@ async def main() -> None:
     """`python -m worker`: the worker alone, as docker-compose runs it; SIGTERM drains in-flight tasks."""
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper())
     settings = get_settings()
-    client = await connect(settings)
+    client = await connect(settings, runtime=metrics_runtime(settings))
     await ensure_search_attributes(client)
     if settings.payout_schedule:
         await ensure_payout_schedule(client, settings)

@@ -13,12 +13,14 @@ from api.console import install_console
 from api.deps import enforce_route_policy
 from api.errors import register_error_handlers
 from api.intent_recovery import IntentRecovery
+from api.metrics import ApiMetrics, RequestMetrics
 from api.payment_relay import PaymentRelay
 from api.routers import (
     apps,
     audit,
     codec,
     health,
+    metrics,
     onboardings,
     partners,
     payouts,
@@ -77,11 +79,18 @@ def create_app(
     # Delivers the payment events a webhook request stored but could not deliver (docs/payments-sandbox.md).
     app.state.payment_relay = PaymentRelay(app.state.temporal, app.state.sessions)
     app.state.jobs.append(app.state.payment_relay.job)
+    app.state.metrics = ApiMetrics(
+        app.state.sessions, app.state.temporal, app.state.clock, settings.metrics_timeout_seconds
+    )
 
     register_error_handlers(app)
     app.add_middleware(CommandTrail, settings=settings, sessions=app.state.sessions, in_flight=in_flight)
     codec.install_cors(app, settings)
+    # Around the command trail, so the answers it gives itself (413, replays) are counted too.
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     app.include_router(health.router)
+    # Outside /api/v1 as /health is: Prometheus scrapes it (api/routers/metrics.py says who may).
+    app.include_router(metrics.router)
     # Every /api/v1 route passes the one role x route policy table (api/policy.py) before anything else runs.
     api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_route_policy)])
     api.include_router(onboardings.router)

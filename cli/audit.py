@@ -99,11 +99,15 @@ def history(
         typer.Argument(help="onboarding-{isv}-{app}, subscription-{customer}-{app}, partner-{id}, payout-{yyyy-mm}"),
     ],
     run_id: Annotated[str | None, typer.Option(help="One run of the workflow.")] = None,
+    last: Annotated[int | None, typer.Option(min=1, help="Only the last N entries of the timeline.")] = None,
     as_json: AsJson = False,
 ) -> None:
     """A workflow's Temporal history, decoded, as a timeline across its runs (refused commands merged in)."""
     connection = api(ctx, as_json)
-    emit(connection, connection.get(f"/audit/workflows/{workflow_id}/history", run_id=run_id), _timeline)
+    timeline = connection.get(f"/audit/workflows/{workflow_id}/history", run_id=run_id)
+    if last is not None:
+        timeline["events"] = timeline["events"][-last:]
+    emit(connection, timeline, _timeline)
 
 
 def _verification(answer: dict[str, Any]) -> str:
