@@ -46,11 +46,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+WORKER_PROCESSES = 2
+
+
+def free_ports(count: int) -> int:
+    """The first of `count` free ports in a row: the main job serves worker i's metrics on the first + i."""
+    while True:
+        first = free_port()
+        if all(bindable(port) for port in range(first, first + count)):
+            return first
+
+
 class Stack:
     """`python -m devstack` as the README's main-job command runs it."""
 
     def __init__(self, tmp: Path) -> None:
         self.temporal_port, self.api_port = free_port(), free_port()
+        self.worker_metrics_port = free_ports(WORKER_PROCESSES)
         self.env = {
             **os.environ,
             "DATA_DIR": str(tmp / "data"),
@@ -59,6 +71,8 @@ class Stack:
             "TEMPORAL_UI_PORT": str(free_port()),
             "API_PORT": str(self.api_port),
             "API_KEYS": json.dumps(API_KEYS),
+            "WORKER_PROCESSES": str(WORKER_PROCESSES),
+            "WORKER_METRICS_ADDRESS": f"127.0.0.1:{self.worker_metrics_port}",
         }
         self.database = tmp / "partnerflow.db"
         self.log = tmp / "stack.log"
@@ -79,6 +93,9 @@ class Stack:
             self.env["API_PORT"] = str(self.api_port)
         if not bindable(int(self.env["TEMPORAL_UI_PORT"])):
             self.env["TEMPORAL_UI_PORT"] = str(free_port())
+        if not all(bindable(self.worker_metrics_port + index) for index in range(WORKER_PROCESSES)):
+            self.worker_metrics_port = free_ports(WORKER_PROCESSES)
+            self.env["WORKER_METRICS_ADDRESS"] = f"127.0.0.1:{self.worker_metrics_port}"
 
     def start_in_background(self) -> None:
         with self.log.open("ab") as log:
@@ -166,6 +183,7 @@ def test_the_main_job_onboards_an_app_to_the_catalogue_and_keeps_it_across_resta
 
     subscribe_and_export(stack)
     enrol_a_partner(stack)
+    scrape_metrics(stack)
 
     assert stack.interrupt() == 0
     assert stack.log.read_text().rstrip().endswith("Partnerflow stopped")
@@ -226,6 +244,33 @@ def enrol_a_partner(stack: Stack) -> None:
                 return
             time.sleep(0.3)
         pytest.fail("the partner never appeared in the list by tier (visibility)")
+
+
+def scrape_metrics(stack: Stack) -> None:
+    """Prometheus's view: the API's business gauges, and each worker process's Temporal SDK metrics on its own port."""
+    api_metrics = httpx.get(f"{stack.url}/metrics", timeout=10)
+    assert api_metrics.status_code == 200
+    assert 'partnerflow_subscriptions{status="suspended"} 1.0' in api_metrics.text
+    assert 'partnerflow_scrape_source_up{source="temporal"} 1.0' in api_metrics.text
+    workers = [
+        httpx.get(f"http://127.0.0.1:{stack.worker_metrics_port + index}/metrics", timeout=10).text
+        for index in range(WORKER_PROCESSES)
+    ]
+    assert all("\ntemporal_" in text for text in workers)
+    for name in ("temporal_workflow_task_schedule_to_start_latency_bucket", "temporal_sticky_cache_size"):
+        assert any(f"\n{name}{{" in text for text in workers), name
+
+
+def test_a_busy_worker_metrics_port_is_said_in_one_line_before_anything_starts(stack: Stack):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", stack.worker_metrics_port + 1))
+        taken.listen()
+        stack.start_in_background()
+        assert stack.process is not None
+        assert stack.process.wait(timeout=30) == 1
+    last_line = stack.log.read_text().strip().splitlines()[-1]
+    assert last_line == f"port {stack.worker_metrics_port + 1} is in use (set WORKER_METRICS_ADDRESS)"
+    assert not port_open(stack.temporal_port)  # nothing was started
 
 
 def test_a_busy_api_port_is_said_in_one_line_before_anything_starts(stack: Stack):
