@@ -219,3 +219,24 @@ async def test_payout_statements_list_in_euros_page_by_page(stack: Stack):
     )
     assert "cli-isv-b" in second.stdout and "99.00 EUR" in second.stdout and "more:" not in second.stdout
     assert "cli-isv-a" in every.stdout and "cli-isv-b" in every.stdout
+
+
+async def test_hold_resume_reassign_untick_and_reject_from_the_command_line(stack: Stack):
+    onboarding = await start_onboarding(stack)
+    await stack.invoke("onboardings", "advance", onboarding)
+    ticked = await stack.invoke("onboardings", "tick", onboarding, "eu_hosting_confirmed", "sso_tested")
+
+    held = await stack.invoke("onboardings", "hold", onboarding, "--reason", "waiting for the ISV")
+    resumed = await stack.invoke("onboardings", "resume", onboarding)
+    reassigned = await stack.invoke("onboardings", "reassign", onboarding, "pm-bert", "--comment", "holiday")
+    unticked = await stack.invoke("onboardings", "untick", onboarding, "eu_hosting_confirmed")
+    rejected = await stack.invoke("onboardings", "reject", onboarding, "--reason", "no EU hosting")
+
+    # Items are ticked in turn up to the first refusal: sso_tested belongs to a later stage.
+    assert ticked.code == 1 and ticked.stderr.startswith("409 Conflict: item_not_in_current_stage")
+    assert (value_of(held.stdout, "status") or "").startswith("on_hold since ")
+    assert "[x] eu_hosting_confirmed" in held.stdout
+    assert value_of(resumed.stdout, "status") == "in_progress"
+    assert value_of(reassigned.stdout, "partner manager") == "pm-bert"
+    assert "[ ] eu_hosting_confirmed" in unticked.stdout
+    assert value_of(rejected.stdout, "status") == "rejected"
