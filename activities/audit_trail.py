@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from domain.audit import SYSTEM_ROLE, SYSTEM_SUBJECT, AuditDraft, EntryKind, Outcome, SystemAction
+from domain.audit import SYSTEM_ROLE, SYSTEM_SUBJECT, AuditDraft, BusinessIds, EntryKind, Outcome, SystemAction
 from store import audit
 from store.db import as_utc
 
@@ -31,13 +31,20 @@ async def record_system_action(
     at: datetime,
     detail: str,
     event_key: str,
+    about: BusinessIds | None = None,
 ) -> None:
     """Queues the system action for the audit log; the sequencer drops it if an entry with `event_key` is there."""
-    await audit.enqueue(sessions, system_action(action, target=target, at=at, detail=detail, event_key=event_key))
+    draft = system_action(action, target=target, at=at, detail=detail, event_key=event_key, about=about)
+    await audit.enqueue(sessions, draft)
 
 
-def system_action(action: SystemAction, *, target: str, at: datetime, detail: str, event_key: str) -> AuditDraft:
-    """The audit entry of a system action, for `store.audit.enqueue_in` in the transaction of the change it records."""
+def system_action(
+    action: SystemAction, *, target: str, at: datetime, detail: str, event_key: str, about: BusinessIds | None = None
+) -> AuditDraft:
+    """The audit entry of a system action, for `store.audit.enqueue_in` in the transaction of the change it records.
+
+    `about` names business objects the target does not (the sequencer adds those the target and the store's records
+    name: an onboarding's or a subscription's)."""
     return AuditDraft(
         kind=EntryKind.SYSTEM.value,
         subject=SYSTEM_SUBJECT,
@@ -48,4 +55,5 @@ def system_action(action: SystemAction, *, target: str, at: datetime, detail: st
         occurred_at=at,
         detail=detail[:DETAIL_LIMIT],
         event_key=event_key,
+        **(about.fields() if about else {}),
     )

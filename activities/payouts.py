@@ -10,7 +10,7 @@ from activities import names
 from activities.audit_trail import record_system_action
 from activities.payment_gateway import PaymentGateway
 from domain import payouts
-from domain.audit import SystemAction
+from domain.audit import BusinessIds, SystemAction
 from domain.payouts import LedgerTotal, PayoutStatementView, StatementStatus, TransferStatus
 from store import models
 
@@ -107,6 +107,7 @@ class PayoutActivities:
                 f"{payouts.CURRENCY}, {statement.entries} ledger entries, transfer {statement.transfer_id}"
             ),
             event_key=f"{SystemAction.PAYOUT_TRANSFERRED.value}:{statement.isv_id}:{statement.month}",
+            about=BusinessIds(isv_id=statement.isv_id),  # the month's workflow pays every ISV
         )
 
     @staticmethod

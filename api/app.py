@@ -14,6 +14,7 @@ from api.deps import enforce_route_policy
 from api.errors import register_error_handlers
 from api.intent_recovery import IntentRecovery
 from api.metrics import ApiMetrics, RequestMetrics
+from api.params import refuse_unknown_query_parameters
 from api.payment_relay import PaymentRelay
 from api.routers import (
     apps,
@@ -92,7 +93,11 @@ def create_app(
     # Outside /api/v1 as /health is: Prometheus scrapes it (api/routers/metrics.py says who may).
     app.include_router(metrics.router)
     # Every /api/v1 route passes the one role x route policy table (api/policy.py) before anything else runs.
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(enforce_route_policy)])
+    # Then a query parameter the route does not declare is refused (api/params.py).
+    api = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(enforce_route_policy), Depends(refuse_unknown_query_parameters)],
+    )
     api.include_router(onboardings.router)
     api.include_router(apps.router)
     api.include_router(subscriptions.router)

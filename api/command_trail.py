@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import policy
+from api.audit_changes import Exchange, changes_of, named_ids
 from api.deps import principal_for
 from api.errors import PENDING_STATE, ApiError, PendingAnswer, invalid_request, render, store_unavailable
 from api.json_limits import nesting_too_deep, too_deep
@@ -155,6 +156,10 @@ def _json_body(body: bytes) -> object:
         return None
 
 
+def _mapping(document: object) -> Mapping[str, Any]:
+    return document if isinstance(document, Mapping) else {}
+
+
 @dataclass
 class _Command:
     """One command request as the trail records it."""
@@ -195,8 +200,15 @@ class _Command:
         )
 
     def entry(self, response: _Captured, outcome: Outcome) -> AuditDraft:
-        assert self.route.policy.audit_as is not None
+        action = self.route.policy.audit_as
+        assert action is not None
         replayed = outcome == Outcome.REPLAYED
+        body = _json_body(self.body)
+        changes = None
+        if outcome == Outcome.ACCEPTED:
+            answer = _json_body(bytes(response.body))
+            exchange = Exchange(self.route.params, _mapping(body), _mapping(answer))
+            changes = changes_of(action, exchange)
         return AuditDraft(
             kind=EntryKind.COMMAND,
             subject=self.subject[:200],
@@ -211,6 +223,8 @@ class _Command:
             payload_digest=payload_digest(self.body),
             detail=response.error_code(),
             event_key=None if replayed else command_event_key(self.subject, self.key, self.request_id),
+            changes=changes,
+            **named_ids(action, body).fields(),
         )
 
 

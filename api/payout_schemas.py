@@ -8,7 +8,7 @@ from domain.ids import SLUG_PATTERN, Slug
 from domain.payouts import MONTH_PATTERN, Month, PayoutStatementView
 
 # A statement's key, month then ISV: the order the list pages in.
-PAYOUT_CURSOR_PATTERN = MONTH_PATTERN.removesuffix("$") + ":" + SLUG_PATTERN.removeprefix("^")
+PAYOUT_PAGE_TOKEN_PATTERN = MONTH_PATTERN.removesuffix("$") + ":" + SLUG_PATTERN.removeprefix("^")
 
 
 class PayoutFilters(BaseModel):
@@ -17,14 +17,14 @@ class PayoutFilters(BaseModel):
     month: Month | None = None
     isv_id: Slug | None = None
     page_size: int = Field(50, ge=1, le=100)
-    cursor: str | None = Field(
-        None, pattern=PAYOUT_CURSOR_PATTERN, description="`next_cursor` of the previous page (`yyyy-mm:isv`)"
+    page_token: str | None = Field(
+        None, pattern=PAYOUT_PAGE_TOKEN_PATTERN, description="`next_page_token` of the previous page (`yyyy-mm:isv`)"
     )
 
 
 class PayoutList(BaseModel):
     items: list[PayoutStatementView]
-    next_cursor: str | None = None
+    next_page_token: str | None = None
 
 
 class RunStatus(StrEnum):

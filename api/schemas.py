@@ -133,7 +133,7 @@ class AppFilters(BaseModel):
     category: Category | None = None
     isv_id: Slug | None = None
     page_size: int = Field(50, ge=1, le=100)
-    cursor: Slug | None = Field(None, description="`next_cursor` of the previous page")
+    page_token: Slug | None = Field(None, description="`next_page_token` of the previous page")
 
 
 class PlanOut(BaseModel):
@@ -155,4 +155,4 @@ class AppOut(BaseModel):
 
 class AppList(BaseModel):
     items: list[AppOut]
-    next_cursor: str | None = None
+    next_page_token: str | None = None

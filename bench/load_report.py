@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 
 # What the log scan counts: each pattern counts the lines it matches. ERROR and WARNING take the level as Python's
-# logging and uvicorn print it ("ERROR:    ...", "WARNING:temporalio...", " ERROR ") and as the dev server does
-# ("level=WARN", "level=ERROR").
+# logging and uvicorn print it ("ERROR:    ...", "WARNING:temporalio...", " ERROR "), as our JSON log lines do
+# ('"level": "ERROR"') and as the dev server does ("level=WARN", "level=ERROR").
 PATTERNS: dict[str, re.Pattern[str]] = {
     "database is locked": re.compile(r"database is locked"),
     "Traceback": re.compile(r"Traceback"),
     "QueuePool limit": re.compile(r"QueuePool limit"),
-    "ERROR": re.compile(r"(^|\s)ERROR\b|\blevel=ERROR\b"),
-    "WARNING": re.compile(r"(^|\s)WARNING\b|\blevel=WARN\b"),
+    "ERROR": re.compile(r"(^|\s|\")ERROR\b|\blevel=ERROR\b"),
+    "WARNING": re.compile(r"(^|\s|\")WARNING\b|\blevel=WARN\b"),
 }
 # The last line of a traceback names the exception: worth counting alongside the level lines.
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exhausted|Timeout)\b.*")
@@ -80,17 +80,17 @@ class AuditCheck:
 
 
 async def _count(http: httpx.AsyncClient, query: dict[str, str]) -> Counter[str]:
-    """Pages through the audit log (`cursor` = the previous page's `next_cursor`), counting entries by outcome."""
+    """Pages through the audit log (`page_token` = the previous `next_page_token`), counting entries by outcome."""
     outcomes: Counter[str] = Counter()
-    cursor: str | None = None
+    page_token: str | None = None
     while True:
-        params = {**query, "page_size": "500"} | ({"cursor": cursor} if cursor else {})
+        params = {**query, "page_size": "500"} | ({"page_token": page_token} if page_token else {})
         response = await http.get("/api/v1/audit/log", params=params)
         response.raise_for_status()
         page = response.json()
         outcomes.update(str(item.get("outcome")) for item in page["items"])
-        cursor = page["next_cursor"]
-        if cursor is None:
+        page_token = page["next_page_token"]
+        if page_token is None:
             return outcomes
 
 

@@ -6,12 +6,15 @@ removing or inserting any row breaks the chain from that row on; verification na
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
+
+from domain.ids import ONBOARDING_ID_PATTERN, SLUG_PATTERN
 
 # The chain's anchor: the "previous hash" of the very first entry.
 GENESIS_HASH = "0" * 64
@@ -49,6 +52,50 @@ class SystemAction(StrEnum):
     DATA_DELETED = "customer_data.deleted"
 
 
+ChangeValue = str | int | float | bool | None
+
+
+class BusinessIds(BaseModel):
+    """The business objects an entry is about: the object its target names and the objects that own it (an
+    onboarding's ISV and app; a subscription's customer, app, ISV and selling channel partner)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    onboarding_id: str | None = None
+    app_id: str | None = None
+    isv_id: str | None = None
+    subscription_id: str | None = None
+    customer_id: str | None = None
+    partner_id: str | None = None
+
+    def fill(self, other: "BusinessIds") -> "BusinessIds":
+        """These ids, with the ones missing taken from `other`."""
+        return BusinessIds(**{name: mine or getattr(other, name) for name, mine in self})
+
+    def fields(self) -> dict[str, str]:
+        return {name: value for name, value in self if value is not None}
+
+
+BUSINESS_ID_FIELDS = set(BusinessIds.model_fields)
+# Workflow id prefixes (domain/ids.py), the id each names and that id's form.
+_TARGET_PREFIXES = {
+    "onboarding-": ("onboarding_id", re.compile(ONBOARDING_ID_PATTERN)),
+    "subscription-": ("subscription_id", re.compile(ONBOARDING_ID_PATTERN)),  # `{customer}-{app}`, as long
+    "partner-": ("partner_id", re.compile(SLUG_PATTERN)),
+}
+
+
+def ids_of_target(target: str) -> BusinessIds:
+    """The id a workflow id names (`onboarding-acme-crm` -> onboarding `acme-crm`); none for a target that is not
+    a well-formed workflow id (a refused request's raw path). An onboarding's or subscription's own parts are not
+    split off here: slugs contain hyphens, so only the store's records tell `acme-crm` apart as ISV `acme` and app
+    `crm`."""
+    for prefix, (field, form) in _TARGET_PREFIXES.items():
+        if target.startswith(prefix) and form.fullmatch(target[len(prefix) :]):
+            return BusinessIds(**{field: target[len(prefix) :]})
+    return BusinessIds()
+
+
 class AuditDraft(BaseModel):
     """An entry before it joins the chain: what happened, by whom, to what."""
 
@@ -71,6 +118,17 @@ class AuditDraft(BaseModel):
     detail: str | None = None
     # Makes a system action recorded once, however often its activity runs.
     event_key: str | None = None
+    # What an accepted command changed, as ids, stages, dates and amounts (never names, e-mail addresses, IBANs or
+    # tokens). Hashed when present; entries written before it existed have none and keep their hashes.
+    changes: dict[str, ChangeValue] | None = None
+    # The business objects the entry is about, for filtering the log (see BusinessIds). Not hashed: they are an
+    # index derived from `target` and the store's records, and entries written before them were indexed later.
+    onboarding_id: str | None = None
+    app_id: str | None = None
+    isv_id: str | None = None
+    subscription_id: str | None = None
+    customer_id: str | None = None
+    partner_id: str | None = None
 
 
 class ChainedEntry(AuditDraft):
@@ -92,9 +150,18 @@ def _timestamp(moment: datetime) -> str:
     return aware.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+_HASHED_FIELDS = set(AuditDraft.model_fields) - BUSINESS_ID_FIELDS
+
+
+def business_ids(draft: AuditDraft) -> BusinessIds:
+    return BusinessIds(**draft.model_dump(include=BUSINESS_ID_FIELDS))
+
+
 def canonical_content(seq: int, draft: AuditDraft) -> str:
     """The entry as one deterministic string: sorted keys, no whitespace, UTC times to the microsecond."""
-    content: dict[str, Any] = draft.model_dump(mode="json", include=set(AuditDraft.model_fields))
+    content: dict[str, Any] = draft.model_dump(mode="json", include=_HASHED_FIELDS)
+    if content["changes"] is None:
+        del content["changes"]  # as entries from before `changes` were hashed
     content["occurred_at"] = _timestamp(draft.occurred_at)
     content["seq"] = seq
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

@@ -13,16 +13,27 @@ again by a retried activity is dropped; a command answered twice under one Idemp
 """
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Select, delete, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from background import PeriodicJob
-from domain.audit import AuditDraft, ChainCheck, ChainedEntry, EntryKind, Outcome, Verification, chain
+from domain.audit import (
+    AuditDraft,
+    BusinessIds,
+    ChainCheck,
+    ChainedEntry,
+    EntryKind,
+    Outcome,
+    Verification,
+    business_ids,
+    chain,
+    ids_of_target,
+)
 from store.db import as_utc, table_of
-from store.models import AuditEntry, AuditQueueEntry
+from store.models import App, AppClaim, AuditEntry, AuditQueueEntry, Subscription
 
 # pg_advisory_xact_lock's key: any constant the project uses for nothing else.
 _CHAIN_LOCK = 0x61756469745F6C6F  # "audit_lo"
@@ -81,8 +92,7 @@ async def sequence(
         seen = set((await session.scalars(select(AuditEntry.event_key).where(AuditEntry.event_key.in_(keys)))).all())
         tail_row = await session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(1))
         tail = _chained(tail_row) if tail_row is not None else None
-        for row in queued:
-            draft = _draft(row)
+        for draft in await _with_business_ids(session, [_draft(row) for row in queued]):
             if draft.event_key is not None and draft.event_key in seen:
                 if draft.kind != EntryKind.COMMAND:
                     continue  # a system action recorded again by a retried activity: the log keeps the first
@@ -93,6 +103,77 @@ async def sequence(
             session.add(AuditEntry(**tail.model_dump()))
         await session.execute(delete(AuditQueueEntry).where(AuditQueueEntry.id.in_([row.id for row in queued])))
         return len(queued)
+
+
+async def _with_business_ids(session: AsyncSession, drafts: list[AuditDraft]) -> list[AuditDraft]:
+    """The drafts with the business ids their writers left out: the id the target names, an onboarding's ISV and
+    app, a subscription's customer, app, ISV and channel partner, from the store's records."""
+    ids = [business_ids(draft).fill(ids_of_target(draft.target)) for draft in drafts]
+    of_onboarding = await _onboarding_ids(
+        session, {i.onboarding_id for i in ids if i.onboarding_id and not (i.isv_id and i.app_id)}
+    )
+    of_subscription = await _subscription_ids(
+        session, {i.subscription_id for i in ids if i.subscription_id and not (i.customer_id and i.isv_id)}
+    )
+    ids = [
+        i.fill(of_onboarding.get(i.onboarding_id or "", _NO_IDS)).fill(
+            of_subscription.get(i.subscription_id or "", _NO_IDS)
+        )
+        for i in ids
+    ]
+    # A booking is chained before its workflow stores the subscription: its app (from the body) names the ISV.
+    owners = await _app_owners(session, {i.app_id for i in ids if i.app_id and not i.isv_id})
+    ids = [i.fill(BusinessIds(isv_id=owners.get(i.app_id or ""))) for i in ids]
+    return [draft.model_copy(update=i.fields()) for draft, i in zip(drafts, ids, strict=True)]
+
+
+_NO_IDS = BusinessIds()
+
+
+async def _onboarding_ids(session: AsyncSession, onboarding_ids: set[str]) -> dict[str, BusinessIds]:
+    """An onboarding's ISV and app: its app claim, or for apps published before claims existed, the catalogue."""
+    if not onboarding_ids:
+        return {}
+    claims = select(AppClaim.onboarding_id, AppClaim.isv_id, AppClaim.app_id).where(
+        AppClaim.onboarding_id.in_(onboarding_ids)
+    )
+    published = select(App.onboarding_id, App.isv_id, App.id).where(App.onboarding_id.in_(onboarding_ids))
+    found: dict[str, BusinessIds] = {}
+    for query in (published, claims):  # a claim, where there is one, has the last word
+        for onboarding, isv, app in (await session.execute(query)).all():
+            found[onboarding] = BusinessIds(onboarding_id=onboarding, isv_id=isv, app_id=app)
+    return found
+
+
+async def _app_owners(session: AsyncSession, app_ids: set[str]) -> dict[str, str]:
+    """The ISV of each app: its claim, or its catalogue entry."""
+    if not app_ids:
+        return {}
+    owners: dict[str, str] = {}
+    for query in (
+        select(App.id, App.isv_id).where(App.id.in_(app_ids)),
+        select(AppClaim.app_id, AppClaim.isv_id).where(AppClaim.app_id.in_(app_ids)),
+    ):
+        owners |= dict((await session.execute(query)).tuples().all())
+    return owners
+
+
+async def _subscription_ids(session: AsyncSession, subscription_ids: set[str]) -> dict[str, BusinessIds]:
+    """A subscription's customer, app, ISV and channel partner, as its latest booking names them."""
+    if not subscription_ids:
+        return {}
+    row = Subscription
+    query = (
+        select(row.subscription_id, row.customer_id, row.app_id, row.isv_id, row.channel_partner_id)
+        .where(row.subscription_id.in_(subscription_ids))
+        .order_by(row.booked_at)
+    )
+    return {
+        subscription: BusinessIds(
+            subscription_id=subscription, customer_id=customer, app_id=app, isv_id=isv, partner_id=partner
+        )
+        for subscription, customer, app, isv, partner in (await session.execute(query)).all()
+    }
 
 
 # How often an idle process looks for queued entries: the longest an entry waits to be chained (the "maximum
@@ -133,6 +214,7 @@ class LogFilter:
     outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    about: BusinessIds = field(default_factory=BusinessIds)  # every id given must match
 
 
 def _filtered(query: Select[tuple[AuditEntry]], where: LogFilter) -> Select[tuple[AuditEntry]]:
@@ -148,6 +230,8 @@ def _filtered(query: Select[tuple[AuditEntry]], where: LogFilter) -> Select[tupl
         query = query.where(AuditEntry.occurred_at >= where.since)
     if where.until is not None:
         query = query.where(AuditEntry.occurred_at < where.until)
+    for column, value in where.about.fields().items():
+        query = query.where(getattr(AuditEntry, column) == value)
     return query
 
 

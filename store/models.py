@@ -1,8 +1,10 @@
 """Tables: ISVs, the app catalogue with plans, onboarding events for reporting, notifications."""
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     DateTime,
@@ -391,6 +393,9 @@ class PartnerReviewEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+AUDIT_BUSINESS_IDS = ("onboarding_id", "app_id", "isv_id", "subscription_id", "customer_id", "partner_id")
+
+
 class AuditContent:
     """What an audit entry says (domain/audit.py AuditDraft), as columns: shared by the log and its queue."""
 
@@ -407,6 +412,14 @@ class AuditContent:
     payload_digest: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[str | None] = mapped_column(String(500))
     event_key: Mapped[str | None] = mapped_column(String(300))
+    changes: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True))
+    # The business objects the entry is about (domain.audit.BusinessIds), for filtering.
+    onboarding_id: Mapped[str | None] = mapped_column(String(127))
+    app_id: Mapped[str | None] = mapped_column(String(63))
+    isv_id: Mapped[str | None] = mapped_column(String(63))
+    subscription_id: Mapped[str | None] = mapped_column(String(127))
+    customer_id: Mapped[str | None] = mapped_column(String(63))
+    partner_id: Mapped[str | None] = mapped_column(String(63))
 
 
 class AuditEntry(AuditContent, Base):
@@ -420,6 +433,7 @@ class AuditEntry(AuditContent, Base):
         Index(None, "subject"),
         Index(None, "action"),
         Index(None, "target"),
+        *(Index(None, column) for column in AUDIT_BUSINESS_IDS),
     )
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)

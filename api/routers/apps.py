@@ -40,14 +40,14 @@ async def list_apps(
         query = query.where(models.App.category == filters.category.value)
     if filters.isv_id is not None:
         query = query.where(models.App.isv_id == filters.isv_id)
-    if filters.cursor is not None:
-        query = query.where(models.App.id > filters.cursor)
+    if filters.page_token is not None:
+        query = query.where(models.App.id > filters.page_token)  # the token is the last app id of the page before
     async with sessions() as session:
         # One more than asked tells whether another page follows.
         apps = (await session.scalars(query.limit(filters.page_size + 1))).all()
     page = apps[: filters.page_size]
-    next_cursor = page[-1].id if len(apps) > filters.page_size else None
-    return AppList(items=[_app_out(app, principal) for app in page], next_cursor=next_cursor)
+    next_page_token = page[-1].id if len(apps) > filters.page_size else None
+    return AppList(items=[_app_out(app, principal) for app in page], next_page_token=next_page_token)
 
 
 @router.get("/{app_id}")

@@ -1,5 +1,6 @@
 """The audit log: every command the API answered and every system action, hash-chained; its reading and check."""
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC
 from enum import StrEnum
@@ -16,7 +17,8 @@ from api.deps import ChainedUpToNow, Sessions, current_principal
 from api.errors import ERROR_RESPONSES
 from api.params import IsoDateTime
 from api.temporal import TemporalConnector
-from domain.audit import AuditDraft, ChainedEntry, Verification
+from domain.audit import BUSINESS_ID_FIELDS, AuditDraft, BusinessIds, ChainedEntry, Verification
+from domain.ids import OnboardingId, Slug
 from store import audit, intents
 from store.audit import LogFilter
 
@@ -41,7 +43,15 @@ class LogQuery(BaseModel):
     outcome: str | None = Field(None, max_length=16, description="accepted, refused, replayed, failed or done")
     since: IsoDateTime | None = Field(None, description="from this time on (inclusive)")
     until: IsoDateTime | None = Field(None, description="before this time")
-    cursor: str | None = Field(None, pattern=r"^[0-9]{1,18}$", description="`next_cursor` of the previous page")
+    # The business objects an entry is about: an onboarding's entries name its ISV and app too, a subscription's
+    # its customer, app, ISV and channel partner; so `isv_id` finds everything about an ISV's apps.
+    onboarding_id: OnboardingId | None = Field(None, description="`{isv}-{app}`, e.g. `acme-acme-crm`")
+    app_id: Slug | None = None
+    isv_id: Slug | None = None
+    subscription_id: OnboardingId | None = Field(None, description="`{customer}-{app}`")
+    customer_id: Slug | None = None
+    partner_id: Slug | None = Field(None, description="a channel partner")
+    page_token: str | None = Field(None, pattern=r"^[0-9]{1,18}$", description="`next_page_token` of the previous page")
     page_size: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
     format: LogFormat = Field(LogFormat.JSON, description="`csv` exports every matching entry, unpaged")
 
@@ -53,18 +63,25 @@ class LogQuery(BaseModel):
             outcome=self.outcome,
             since=self.since.astimezone(UTC) if self.since else None,
             until=self.until.astimezone(UTC) if self.until else None,
+            about=BusinessIds(**self.model_dump(include=BUSINESS_ID_FIELDS)),
         )
 
 
 class AuditLogPage(BaseModel):
     items: list[ChainedEntry]
-    next_cursor: str | None
+    next_page_token: str | None
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    return json.dumps(value, sort_keys=True) if isinstance(value, dict) else value
 
 
 def _csv_row(entry: ChainedEntry) -> str:
     values: dict[str, Any] = entry.model_dump(mode="json")
     # Idempotency-Keys, targets and refusal details carry callers' text: csv_text neutralises formulas in them.
-    return csv_text([["" if values[column] is None else values[column] for column in CSV_COLUMNS]])
+    return csv_text([[_csv_value(values[column]) for column in CSV_COLUMNS]])
 
 
 async def _csv(sessions: Sessions, where: LogFilter) -> AsyncIterator[str]:
@@ -86,12 +103,12 @@ async def read_log(query: Annotated[LogQuery, Query()], sessions: Sessions, _: C
             media_type=CSV_MEDIA_TYPE,
             headers={"Content-Disposition": 'attachment; filename="audit-log.csv"'},
         )
-    after = int(query.cursor) if query.cursor else 0
+    after = int(query.page_token) if query.page_token else 0  # the token is the last `seq` of the page before
     # One row more than asked tells whether another page follows.
     entries = await audit.page(sessions, query.where(), after, query.page_size + 1)
     more = len(entries) > query.page_size
     items = entries[: query.page_size]
-    return AuditLogPage(items=items, next_cursor=str(items[-1].seq) if more else None)
+    return AuditLogPage(items=items, next_page_token=str(items[-1].seq) if more else None)
 
 
 class AuditVerification(Verification):

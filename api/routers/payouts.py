@@ -36,7 +36,7 @@ async def _statements(
     after: str | None = None,
     limit: int | None = None,
 ) -> list[PayoutStatementView]:
-    """Statements in (month, ISV) order, after the `after` cursor (`yyyy-mm:isv`)."""
+    """Statements in (month, ISV) order, after the statement `after` names (`yyyy-mm:isv`, a page token)."""
     statement = models.PayoutStatement
     query = select(statement).order_by(statement.month, statement.isv_id)
     if month is not None:
@@ -66,10 +66,10 @@ async def list_payouts(
             return PayoutList(items=[])
         isv_id = principal.isv_id  # an ISV lists its own statements, whatever it asks for
     # One more than asked tells whether another page follows.
-    found = await _statements(sessions, filters.month, isv_id, filters.cursor, filters.page_size + 1)
+    found = await _statements(sessions, filters.month, isv_id, filters.page_token, filters.page_size + 1)
     page = found[: filters.page_size]
-    next_cursor = f"{page[-1].month}:{page[-1].isv_id}" if len(found) > filters.page_size else None
-    return PayoutList(items=page, next_cursor=next_cursor)
+    next_page_token = f"{page[-1].month}:{page[-1].isv_id}" if len(found) > filters.page_size else None
+    return PayoutList(items=page, next_page_token=next_page_token)
 
 
 @router.post(

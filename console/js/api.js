@@ -57,22 +57,16 @@ export async function send(method, path, body) {
   return answer;
 }
 
-// Every page of a list, up to `limit` items (the API pages with page_token or cursor).
+// Every page of a list, up to `limit` items (every list pages with page_token = the previous next_page_token).
 export async function all(path, query = {}, limit = 500) {
   const items = [];
   let token = null;
   do {
-    const page = await get(path, { ...query, page_size: 100, ...(token ? tokenParam(path, token) : {}) });
+    const page = await get(path, { ...query, page_size: 100, page_token: token });
     items.push(...page.items);
-    token = page.next_page_token || page.next_cursor || null;
+    token = page.next_page_token;
   } while (token && items.length < limit);
   return items.slice(0, limit);
-}
-
-function tokenParam(path, token) {
-  return path.startsWith("/audit") || path.startsWith("/apps") || path.startsWith("/payouts")
-    ? { cursor: token }
-    : { page_token: token };
 }
 
 // A file the API serves (CSV, export ZIP), downloaded with the key in the header rather than in the URL.

@@ -380,6 +380,7 @@ async def test_a_transferred_payout_is_recorded_once_per_isv_and_month(
         "2 ledger entries",
         transferred.transfer_id,
     )
+    assert entry.isv_id == "acme"  # the month's workflow pays every ISV: the entry names the one it paid
 
 
 async def test_a_payout_transferred_before_a_crash_is_recorded_by_the_retry(

@@ -61,7 +61,7 @@ async def history(api: Api, workflow_id: str) -> dict[str, Any]:
 async def log(api: Api, **filters: str) -> list[dict[str, Any]]:
     response = await api.http.get("/api/v1/audit/log", params={"page_size": 500, **filters}, headers=AUDITOR)
     assert response.status_code == 200, response.text
-    assert response.json()["next_cursor"] is None
+    assert response.json()["next_page_token"] is None
     items: list[dict[str, Any]] = response.json()["items"]
     return items
 

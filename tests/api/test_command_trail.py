@@ -222,20 +222,20 @@ async def test_the_log_is_for_auditors_and_admins_only(api: Api):
         assert_error(await api.http.get("/api/v1/audit/verify", headers=auth(role)), 403, "forbidden")
 
 
-async def test_the_log_pages_with_a_cursor_and_filters(api: Api):
+async def test_the_log_pages_with_a_page_token_and_filters(api: Api):
     view = await api.start()
     await api.walk_to(view["id"], StageId.COMMERCIAL)
     target = f"onboarding-{view['id']}"
     everything = await log(api, f"&target={target}")
     assert len(everything) == 6  # start, advance, three ticks, advance
     seen: list[int] = []
-    cursor = None
+    page_token = None
     for _ in range(50):
-        query = f"/api/v1/audit/log?target={target}&page_size=2" + (f"&cursor={cursor}" if cursor else "")
+        query = f"/api/v1/audit/log?target={target}&page_size=2" + (f"&page_token={page_token}" if page_token else "")
         page = (await api.http.get(query, headers=auth("auditor"))).json()
         seen += [entry["seq"] for entry in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
+        page_token = page["next_page_token"]
+        if page_token is None:
             break
     assert seen == [entry["seq"] for entry in everything] == sorted(seen)
     advances = await log(api, f"&target={target}&action=onboarding.advance")

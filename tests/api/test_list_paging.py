@@ -1,5 +1,5 @@
 """Lists read from the store (the catalogue, payout statements) come in pages of at most 100, in a stable order,
-with a cursor to the next page; a walk through the pages sees every item once."""
+with a page token to the next page; a walk through the pages sees every item once."""
 
 import uuid
 from datetime import UTC, datetime
@@ -14,16 +14,16 @@ from tests.api.conftest import Api, assert_error, auth, publish_app
 
 async def walk(api: Api, path: str, page_size: int = 2, as_role: str = "auditor") -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
-    cursor = None
+    page_token = None
     for _ in range(20):
-        params: dict[str, Any] = {"page_size": page_size} | ({"cursor": cursor} if cursor else {})
+        params: dict[str, Any] = {"page_size": page_size} | ({"page_token": page_token} if page_token else {})
         response = await api.http.get(path, params=params, headers=auth(as_role))
         assert response.status_code == 200, response.text
         page = response.json()
         assert len(page["items"]) <= page_size
         items += page["items"]
-        cursor = page["next_cursor"]
-        if cursor is None:
+        page_token = page["next_page_token"]
+        if page_token is None:
             return items
     raise AssertionError("the pages never ended")
 
@@ -55,9 +55,11 @@ async def test_payout_statements_page_in_month_then_isv_order(api: Api):
     [
         "/api/v1/apps?page_size=101",
         "/api/v1/payouts?page_size=101",
-        "/api/v1/payouts?cursor=2018-01",
-        "/api/v1/apps?cursor=NOT!",
+        "/api/v1/payouts?page_token=2018-01",
+        "/api/v1/apps?page_token=NOT!",
+        "/api/v1/audit/log?page_token=seven",
+        "/api/v1/audit/log?page_size=501",
     ],
 )
-async def test_an_oversized_page_or_a_foreign_cursor_is_invalid(api: Api, query: str):
+async def test_an_oversized_page_or_a_foreign_page_token_is_invalid(api: Api, query: str):
     assert_error(await api.http.get(query, headers=auth("admin")), 422, "validation_error")

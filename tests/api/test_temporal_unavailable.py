@@ -44,7 +44,7 @@ async def test_every_call_that_needs_temporal_answers_503_when_it_cannot_be_reac
 
         # What does not need Temporal keeps working.
         assert (await http.get("/health")).status_code == 200
-        assert (await http.get("/api/v1/apps", headers=auth("pm"))).json() == {"items": [], "next_cursor": None}
+        assert (await http.get("/api/v1/apps", headers=auth("pm"))).json() == {"items": [], "next_page_token": None}
         # Auth is still checked first: no key, no hint about the backend.
         assert_error(await http.get("/api/v1/onboardings/acme-crm"), 401, "unauthenticated")
     await app.state.engine.dispose()

@@ -198,14 +198,16 @@ def new_key(what: str) -> str:
 async def audit_log(calls: Calls, auditor: str, **filters: str) -> list[dict[str, Any]]:
     """Every entry matching `filters`, across pages."""
     entries: list[dict[str, Any]] = []
-    cursor: str | None = None
+    page_token: str | None = None
     while True:
         query = "&".join(f"{name}={value}" for name, value in {**filters, "page_size": "500"}.items())
-        answer = await calls.call("GET", f"/audit/log?{query}" + (f"&cursor={cursor}" if cursor else ""), auditor)
+        answer = await calls.call(
+            "GET", f"/audit/log?{query}" + (f"&page_token={page_token}" if page_token else ""), auditor
+        )
         assert answer.status == 200, str(answer)
         entries += answer.body["items"]
-        cursor = answer.body["next_cursor"]
-        if cursor is None:
+        page_token = answer.body["next_page_token"]
+        if page_token is None:
             return entries
 
 

@@ -10,12 +10,14 @@ import pytest
 from domain.audit import (
     GENESIS_HASH,
     AuditDraft,
+    BusinessIds,
     ChainedEntry,
     EntryKind,
     Outcome,
     canonical_content,
     chain,
     chain_hash,
+    ids_of_target,
     payload_digest,
     verify,
 )
@@ -79,6 +81,42 @@ def test_the_same_moment_hashes_alike_whatever_its_timezone_or_naivety():
 def test_changing_any_field_changes_the_hash(field: str):
     changed = draft().model_copy(update={field: "changed"})
     assert chain_hash(GENESIS_HASH, 1, draft()) != chain_hash(GENESIS_HASH, 1, changed)
+
+
+def test_an_entry_without_changes_hashes_as_entries_did_before_changes_and_business_ids_existed():
+    old = AuditDraft(
+        kind="command",
+        subject="pm-anna",
+        role="partner_manager",
+        action="onboarding.advance",
+        target="onboarding-acme-acme-crm",
+        outcome="accepted",
+        occurred_at=datetime(2026, 11, 1, 9, 0, tzinfo=UTC),
+        request_id="r1",
+        status_code=200,
+    )
+    # The hash this entry had when AuditDraft had neither `changes` nor the business ids (commit 2969b56).
+    before = "46ce49073b34e532a9e03b546409e81cb0dd98f3932c99f696762245def7e9b3"
+    assert chain_hash(GENESIS_HASH, 1, old) == before
+    assert chain_hash(GENESIS_HASH, 1, old.model_copy(update={"isv_id": "acme", "app_id": "acme-crm"})) == before
+
+
+def test_what_a_command_changed_is_part_of_the_hash():
+    changed = draft(changes={"from_stage": "commercial", "to_stage": "integration"})
+    assert "changes" in json.loads(canonical_content(1, changed))
+    forged = changed.model_copy(update={"changes": {"from_stage": "commercial", "to_stage": "go_live"}})
+    assert chain_hash(GENESIS_HASH, 1, changed) not in {
+        chain_hash(GENESIS_HASH, 1, draft()),
+        chain_hash(GENESIS_HASH, 1, forged),
+    }
+
+
+def test_the_business_ids_of_a_target_are_only_the_id_it_names():
+    assert ids_of_target("onboarding-acme-acme-crm") == BusinessIds(onboarding_id="acme-acme-crm")
+    assert ids_of_target("subscription-cust-1-crm") == BusinessIds(subscription_id="cust-1-crm")
+    assert ids_of_target("partner-nord") == BusinessIds(partner_id="nord")
+    for not_an_id in ("payout-2026-10", "POST /api/v1/onboardings/x/y", "onboarding-", "partner-Nord!", "x" * 300):
+        assert ids_of_target(not_an_id) == BusinessIds()
 
 
 def test_an_untouched_chain_verifies():

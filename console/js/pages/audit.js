@@ -2,12 +2,12 @@
 import { download, get } from "../api.js";
 import { badge, date, el, field, filterForm, hashOf, show, table, words } from "../ui.js";
 
-const FILTERS = ["target", "subject", "action", "outcome", "since", "until"];
+const FILTERS = ["target", "subject", "action", "outcome", "since", "until", "onboarding_id", "app_id", "isv_id", "subscription_id", "customer_id", "partner_id"];
 
 export async function render(main) {
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   const query = Object.fromEntries(FILTERS.map((name) => [name, params.get(name) || ""]));
-  const [page, verification] = await Promise.all([get("/audit/log", { ...query, page_size: 100, cursor: params.get("cursor") || "" }), get("/audit/verify")]);
+  const [page, verification] = await Promise.all([get("/audit/log", { ...query, page_size: 100, page_token: params.get("page_token") || "" }), get("/audit/verify")]);
   const inputs = Object.fromEntries(FILTERS.map((name) => [name, el("input", { type: "text", name, value: query[name], placeholder: placeholder(name) })]));
   const form = filterForm("Filter the audit log", FILTERS.map((name) => field(words(name), inputs[name])), () =>
     hashOf("#/audit", Object.fromEntries(FILTERS.map((name) => [name, inputs[name].value.trim()]))),
@@ -18,7 +18,7 @@ export async function render(main) {
     event.preventDefault();
     location.hash = `#/audit/history/${encodeURIComponent(history.value.trim())}`;
   });
-  const more = page.next_cursor ? new URLSearchParams({ ...Object.fromEntries(params), cursor: page.next_cursor }) : null;
+  const more = page.next_page_token ? new URLSearchParams({ ...Object.fromEntries(params), page_token: page.next_page_token }) : null;
   show(main, 
     el("h1", {}, "Audit"),
     verify(verification),
@@ -36,6 +36,7 @@ export async function render(main) {
         ["Target", (e) => (e.target.includes("-") ? el("a", { href: `#/audit/history/${encodeURIComponent(e.target)}` }, e.target) : e.target)],
         ["Outcome", (e) => badge(e.outcome === "accepted" || e.outcome === "done" ? "paid" : e.outcome === "refused" ? "failed" : "open", words(e.outcome))],
         ["Detail", (e) => e.detail || (e.status_code ? `HTTP ${e.status_code}` : "")],
+        ["Changes", (e) => changes(e.changes)],
       ],
       page.items,
       `${page.items.length} entries${more ? " (more on the next page)" : ""}`,
@@ -44,7 +45,14 @@ export async function render(main) {
   );
 }
 
-const placeholder = (name) => ({ since: "2026-01-01T00:00:00Z", until: "2026-12-31T00:00:00Z", target: "workflow id" })[name] || "";
+const placeholder = (name) =>
+  ({ since: "2026-01-01T00:00:00Z", until: "2026-12-31T00:00:00Z", target: "workflow id", onboarding_id: "isv-app", subscription_id: "customer-app" })[name] || "";
+
+// What an accepted command changed, e.g. "from stage: integration, to stage: certification".
+const changes = (values) =>
+  Object.entries(values || {})
+    .map(([name, value]) => `${words(name)}: ${value}`)
+    .join(", ");
 const clean = (query) => Object.fromEntries(Object.entries(query).filter(([, value]) => value));
 
 function verify(result) {
