@@ -23,4 +23,6 @@ RUN useradd --system --uid 10001 --no-create-home --home-dir /app partnerflow
 USER partnerflow
 
 EXPOSE 8000
+# uvicorn logs through the project's one setup (logs.py): JSON lines, with the request id on each.
+ENV UVICORN_LOG_CONFIG=log-config.json
 CMD ["uvicorn", "api.app:create_app", "--factory", "--host", "0.0.0.0", "--port", "8000"]

@@ -27,6 +27,8 @@ import uvicorn
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+import logs
+import telemetry
 from api.app import create_app
 from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
@@ -36,6 +38,8 @@ from worker import connect, data_converter, ensure_search_attributes
 from workflows import search_attributes
 
 PR_SET_PDEATHSIG = 1  # prctl option: a signal for the child when its parent dies
+# The first worker's metrics port when WORKER_METRICS_ADDRESS is unset; clear of Temporal (7233, 8233) and the API.
+DEFAULT_WORKER_METRICS = "127.0.0.1:9464"
 
 # Used when API_KEYS is not set, so the README's walk-through works on a fresh clone.
 DEMO_API_KEYS = {
@@ -172,11 +176,12 @@ def stop_dev_server(server: subprocess.Popen[bytes] | None) -> None:
 
 
 def worker_metrics_addresses(settings: Settings) -> list[str]:
-    """Where each worker process serves its metrics: WORKER_METRICS_ADDRESS for the first, the next ports for the
-    others; all empty when it is."""
-    if not settings.worker_metrics_address:
+    """Where each worker process serves its metrics: WORKER_METRICS_ADDRESS (by default 127.0.0.1:9464) for the
+    first, the next ports for the others; all empty when it is set empty."""
+    base = DEFAULT_WORKER_METRICS if settings.worker_metrics_address is None else settings.worker_metrics_address
+    if not base:
         return [""] * settings.worker_processes
-    host, port = _host_port(settings.worker_metrics_address)
+    host, port = _host_port(base)
     return [f"{host}:{port + index}" for index in range(settings.worker_processes)]
 
 
@@ -235,6 +240,7 @@ async def run(settings: Settings) -> None:
         settings = settings.model_copy(update={"payment_webhook_url": own})
     server = start_dev_server(settings)
     workers = Workers(settings)
+    tracing = telemetry.tracer_provider(settings, telemetry.API_SERVICE)
     try:
         client = await connect_when_ready(settings, server)
         await ensure_search_attributes(client)
@@ -248,10 +254,13 @@ async def run(settings: Settings) -> None:
         watching = asyncio.create_task(workers.watch())
         api = ApiServer(
             uvicorn.Config(
-                create_app(settings, temporal_client=client),
+                create_app(settings, temporal_client=client, tracer_provider=tracing),
                 host=settings.api_host,
                 port=settings.api_port,
-                log_level="warning",
+                log_level=settings.log_level.lower(),
+                # No handlers of uvicorn's own: its lines, the access log included (LOG_LEVEL=INFO), go through
+                # logs.configure's.
+                log_config=None,
             )
         )
         loop = asyncio.get_running_loop()
@@ -269,6 +278,8 @@ async def run(settings: Settings) -> None:
     finally:
         workers.stop()
         stop_dev_server(server)
+        if tracing is not None:
+            tracing.shutdown()  # sends the spans still batched: main ends with os._exit, which skips atexit
 
 
 def _print_urls(settings: Settings) -> None:
@@ -301,8 +312,11 @@ def main() -> None:
     if "API_KEYS" not in os.environ:
         os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
         print(f"API_KEYS is not set: using the demo keys {', '.join(DEMO_API_KEYS)}")
+    # The terminal shows the URLs and what goes wrong (here and in the worker processes); LOG_LEVEL=INFO shows more.
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
     get_settings.cache_clear()
     settings = get_settings()
+    logs.configure(settings)
     if _listening(settings.api_host, settings.api_port):
         # Said in one line before anything starts, rather than as uvicorn's traceback once everything has.
         sys.exit(f"port {settings.api_port} is in use (set API_PORT)")

@@ -3,6 +3,7 @@
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +71,13 @@ class Settings(BaseSettings):
     # How long a command waits for its workflow before answering without the result: 503 when the workflow has not
     # taken it up (no worker), 202 when it has and is still carrying it out (e.g. an activity waiting for the store).
     command_wait_seconds: float = Field(15.0, gt=0, le=60)
+    # Traces (docs/tracing-and-logs.md): off by default. "otlp" sends OTLP over HTTP to OTLP_ENDPOINT (a collector's
+    # base URL, e.g. http://localhost:4318), or else where the standard OTEL_EXPORTER_OTLP_* variables say.
+    trace_exporter: Literal["none", "console", "otlp"] = "none"
+    otlp_endpoint: str | None = None
+    # Logs: "auto" writes JSON lines unless stderr is a terminal, where it writes readable text.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    log_level: str = "INFO"
 
     @property
     def exports_path(self) -> Path:

@@ -2,7 +2,6 @@
 
 import asyncio
 import dataclasses
-import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,6 +19,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+import logs
+import telemetry
 from activities.billing import BillingActivities
 from activities.connector import ConnectorActivities
 from activities.onboarding import OnboardingActivities
@@ -49,8 +50,9 @@ WRITER_TURN_TIMEOUT = ACTIVITY_TIMEOUT - timedelta(seconds=5)
 WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow, PartnerProgramWorkflow]
 
 # Pure modules shared with the workflows; passing them through keeps the sandbox from re-importing
-# pydantic models (and the e-mail validator they load lazily) for every run.
-PASSTHROUGH_MODULES = ("domain", "email_validator", "idna")
+# pydantic models (and the e-mail validator they load lazily) for every run. OpenTelemetry's context is process-wide
+# state the tracing interceptor (telemetry.py) uses inside workflows: one copy, not one per run.
+PASSTHROUGH_MODULES = ("domain", "email_validator", "idna", "opentelemetry")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -191,9 +193,10 @@ async def ensure_search_attributes(client: Client) -> None:
 
 async def main() -> None:
     """`python -m worker`: the worker alone, as docker-compose runs it; SIGTERM drains in-flight tasks."""
-    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO").upper())
     settings = get_settings()
-    client = await connect(settings, runtime=metrics_runtime(settings))
+    logs.configure(settings)
+    tracing = telemetry.tracer_provider(settings, telemetry.WORKER_SERVICE)
+    client = telemetry.traced(await connect(settings, runtime=metrics_runtime(settings)), tracing)
     await ensure_search_attributes(client)
     if settings.payout_schedule:
         await ensure_payout_schedule(client, settings)
@@ -203,6 +206,8 @@ async def main() -> None:
         loop.add_signal_handler(signum, stop.set)
     async with create_worker(client, settings):
         await stop.wait()
+    if tracing is not None:
+        tracing.shutdown()  # sends the spans still batched: the process ends with os._exit, which skips atexit
 
 
 if __name__ == "__main__":

@@ -6,8 +6,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import Client
 
+import telemetry
 from api.command_trail import CommandsInFlight, CommandTrail, document_idempotency
 from api.console import install_console
 from api.deps import enforce_route_policy
@@ -16,6 +18,7 @@ from api.intent_recovery import IntentRecovery
 from api.metrics import ApiMetrics, RequestMetrics
 from api.params import refuse_unknown_query_parameters
 from api.payment_relay import PaymentRelay
+from api.request_id import RequestId
 from api.routers import (
     apps,
     audit,
@@ -43,11 +46,17 @@ API_PREFIX = "/api/v1"
 
 
 def create_app(
-    settings: Settings | None = None, *, temporal_client: Client | None = None, clock: Clock | None = None
+    settings: Settings | None = None,
+    *,
+    temporal_client: Client | None = None,
+    clock: Clock | None = None,
+    tracer_provider: TracerProvider | None = None,
 ) -> FastAPI:
     """`clock` tells the time commands are accepted at (default: the wall clock); tests on Temporal's time-skipping
-    server hand in that server's clock, so the business times the API computes match the workflows'."""
+    server hand in that server's clock, so the business times the API computes match the workflows'.
+    `tracer_provider` traces requests and their Temporal calls (default: as TRACE_EXPORTER says; off unless set)."""
     settings = settings or get_settings()
+    tracing = tracer_provider or telemetry.tracer_provider(settings, telemetry.API_SERVICE)
     engine = create_engine(settings.database_url)
 
     @asynccontextmanager
@@ -71,7 +80,7 @@ def create_app(
     app.state.clock = clock or wall_clock
     app.state.engine = engine
     app.state.sessions = create_session_factory(engine)
-    app.state.temporal = TemporalConnector(settings, temporal_client)
+    app.state.temporal = TemporalConnector(settings, temporal_client, tracing)
     # Built once, so a misconfigured key fails at start rather than on an auditor's first decode.
     app.state.payload_codec = EncryptionCodec.from_settings(settings)
     in_flight = CommandsInFlight()
@@ -89,6 +98,7 @@ def create_app(
     codec.install_cors(app, settings)
     # Around the command trail, so the answers it gives itself (413, replays) are counted too.
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(RequestId)
     app.include_router(health.router)
     # Outside /api/v1 as /health is: Prometheus scrapes it (api/routers/metrics.py says who may).
     app.include_router(metrics.router)
@@ -112,6 +122,7 @@ def create_app(
     app.include_router(api)
     install_console(app)
     _document_idempotency(app)
+    telemetry.instrument_app(app, tracing)
     return app
 
 

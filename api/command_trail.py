@@ -24,6 +24,7 @@ from api.audit_changes import Exchange, changes_of, named_ids
 from api.deps import principal_for
 from api.errors import PENDING_STATE, ApiError, PendingAnswer, invalid_request, render, store_unavailable
 from api.json_limits import nesting_too_deep, too_deep
+from api.request_id import request_id_of
 from domain.audit import AuditDraft, EntryKind, Outcome, payload_digest
 from domain.roles import Principal
 from settings import Settings
@@ -34,9 +35,7 @@ from store.models import CommandIntent
 
 logger = logging.getLogger(__name__)
 
-REQUEST_ID_HEADER = "x-request-id"
 REPLAYED_HEADER = "idempotent-replayed"
-_STATE_KEY = "request_id"
 _MAX_IDEMPOTENCY_KEY = 200  # as the Idempotency-Key header's documented limit
 ANONYMOUS = "anonymous"
 
@@ -48,12 +47,6 @@ class _BodyTooLarge(Exception):
 def scope_state(scope: Scope) -> dict[str, Any]:
     state: dict[str, Any] = scope.setdefault("state", {})
     return state
-
-
-def request_id_of(scope: Scope) -> str:
-    """The id this middleware gave the request (a fresh one for an app run without it, e.g. in a unit test)."""
-    request_id = scope.get("state", {}).get(_STATE_KEY)
-    return str(request_id) if request_id else uuid.uuid4().hex
 
 
 def _header(scope: Scope, name: str) -> str | None:
@@ -273,11 +266,7 @@ class CommandTrail:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        # Always our own id, never the caller's: it becomes the Update id of a command sent without an
-        # Idempotency-Key, and a caller's reused id would make Temporal answer a new command with an old result.
-        request_id = uuid.uuid4().hex
-        scope.setdefault("state", {})[_STATE_KEY] = request_id
-        send = _tagged(send, request_id)
+        request_id = request_id_of(scope)  # api/request_id.py: answered in X-Request-ID, on the request's log lines
         route = policy.match(scope["method"], scope["path"])
         limit = route.policy.body_limit if route and route.policy.body_limit else self.settings.max_body_bytes
         try:
@@ -444,18 +433,6 @@ class CommandTrail:
         except Exception:
             # Nothing happened that the log must prove; losing its answer would be worse than this gap.
             logger.exception("could not write the audit entry of request %s", command.request_id)
-
-
-def _tagged(send: Send, request_id: str) -> Send:
-    """Adds the request id to every answer, so a caller can quote it and an auditor find the entry."""
-
-    async def send_tagged(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            headers = [*message.get("headers", []), (REQUEST_ID_HEADER.encode(), request_id.encode())]
-            message = {**message, "headers": headers}
-        await send(message)
-
-    return send_tagged
 
 
 IDEMPOTENCY_KEY_PARAMETER: dict[str, Any] = {

@@ -30,9 +30,9 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.types import MethodAsyncSingleParam, MethodSyncNoParam, MethodSyncSingleParam
 from temporalio.workflow import UpdateMethodMultiParam
 
-from api.command_trail import request_id_of
 from api.deps import CurrentPrincipal
 from api.errors import RETRY_AFTER_SECONDS, ApiError, CommandPending, invalid_request, not_found, refusal
+from api.request_id import request_id_of
 
 Clock = Callable[[], Awaitable[datetime]]
 

@@ -245,6 +245,8 @@ class OnboardingWorkflow:
 
     async def _applied(self, entry: HistoryEntry) -> OnboardingView:
         """After a command changed the state: wake the main loop, refresh filters, record the step."""
+        # workflow.logger is replay-safe: a replayed command is not logged again.
+        workflow.logger.info("%s in stage %s", entry.action, entry.stage.value)
         self._changed = True
         self._publish_search_attributes()
         await self._record(entry)

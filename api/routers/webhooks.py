@@ -10,10 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from api import subscription_service as service
-from api.command_trail import request_id_of
 from api.deps import AppSettings, Sessions
 from api.errors import ERROR_RESPONSES, ApiError, ErrorResponse, invalid_request, validation_details
 from api.payment_relay import PaymentRelay
+from api.request_id import request_id_of
 from api.subscription_schemas import PaymentWebhook, WebhookAccepted, WebhookDuplicate
 from api.temporal import TemporalConnector
 from domain.signing import SIGNATURE_HEADER, SignatureError, verify

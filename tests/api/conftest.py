@@ -18,6 +18,7 @@ import httpx
 import pytest
 import pytest_asyncio
 from fastapi import FastAPI
+from opentelemetry.sdk.trace import TracerProvider
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import WorkflowEnvironment
 
@@ -28,6 +29,7 @@ from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from settings import Settings
 from store import catalogue, migrate, models
 from store.db import create_engine, create_session_factory
+from telemetry import traced
 from tests.conftest import test_settings
 from worker import create_worker
 
@@ -179,18 +181,22 @@ async def serving(
     env: WorkflowEnvironment,
     directory: Path,
     extra_keys: dict[str, dict[str, Any]] | None = None,
+    *,
+    api_tracing: TracerProvider | None = None,
+    worker_tracing: TracerProvider | None = None,
     **overrides: object,
 ) -> AsyncIterator[Api]:
-    """The app and a worker on `env`, with a migrated database and the export directory under `directory`."""
+    """The app and a worker on `env`, with a migrated database and the export directory under `directory`; each
+    traced with its own tracer provider when given one (telemetry.py)."""
     database = await migrated_database(directory)
     settings = api_settings(database, extra_keys, **{"export_dir": directory / "exports", **overrides})
     # On the time-skipping server, commands are accepted at its time, as the workflows see it.
     clock = env.get_current_time if env.supports_time_skipping else None
-    app = create_app(settings, temporal_client=env.client, clock=clock)
+    app = create_app(settings, temporal_client=env.client, clock=clock, tracer_provider=api_tracing)
     # ASGITransport runs no lifespan; entering it here gives the app its shutdown (engine disposal).
     async with (
         app.router.lifespan_context(app),
-        create_worker(env.client, settings),
+        create_worker(traced(env.client, worker_tracing), settings),
         httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as http,
     ):
         api = Api(http, env, settings, app=app)
