@@ -47,9 +47,9 @@ class Settings(BaseSettings):
     # Create the monthly payout Schedule at worker start (needs a server with Schedules, not the test server).
     payout_schedule: bool = True
     # Prometheus metrics (docs/metrics.md). `python -m worker` serves the Temporal SDK's metrics at this host:port
-    # (empty: nowhere); each worker process on a host needs a port of its own, and the main job gives its N workers
-    # this port and the N-1 after it.
-    worker_metrics_address: str = "127.0.0.1:9464"
+    # (unset or empty: nowhere, so any number of workers start side by side). Each worker process on a host needs a
+    # port of its own: the main job gives its N workers this port and the N-1 after it, 127.0.0.1:9464 when unset.
+    worker_metrics_address: str | None = None
     # When set, the API's /metrics answers only `Authorization: Bearer <token>`; unset, it is open (it shows
     # aggregate counts only, no ids or names).
     metrics_token: SecretStr | None = Field(None, repr=False)

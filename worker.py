@@ -164,7 +164,7 @@ async def connect(settings: Settings | None = None, *, runtime: Runtime | None =
 
 def metrics_runtime(settings: Settings) -> Runtime | None:
     """A runtime that serves the SDK's Prometheus metrics at WORKER_METRICS_ADDRESS (docs/metrics.md); None when it
-    is empty. One per process, made at start: it binds the port, and a port in use fails the start."""
+    is unset or empty. One per process, made at start: it binds the port, and a port in use fails the start."""
     if not settings.worker_metrics_address:
         return None
     try:

@@ -7,6 +7,7 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 import worker
+from devstack import worker_metrics_addresses
 from domain.onboarding.model import OnboardingStatus
 from tests.api.conftest import eventually
 from tests.conftest import test_settings
@@ -60,5 +61,15 @@ def test_an_address_in_use_stops_the_worker_with_what_to_set(sqlite_url: str):
             worker.metrics_runtime(test_settings(sqlite_url, worker_metrics_address=address))
 
 
-def test_an_empty_address_serves_no_metrics(sqlite_url: str):
+def test_a_worker_serves_no_metrics_unless_given_an_address(sqlite_url: str):
+    assert worker.metrics_runtime(test_settings(sqlite_url)) is None
     assert worker.metrics_runtime(test_settings(sqlite_url, worker_metrics_address="")) is None
+
+
+def test_the_main_job_gives_each_worker_process_a_port_of_its_own(sqlite_url: str):
+    def addresses(**overrides: object) -> list[str]:
+        return worker_metrics_addresses(test_settings(sqlite_url, worker_processes=3, **overrides))
+
+    assert addresses() == ["127.0.0.1:9464", "127.0.0.1:9465", "127.0.0.1:9466"]
+    assert addresses(worker_metrics_address="0.0.0.0:9500") == ["0.0.0.0:9500", "0.0.0.0:9501", "0.0.0.0:9502"]
+    assert addresses(worker_metrics_address="") == ["", "", ""]
