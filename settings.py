@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     otlp_endpoint: str | None = None
     # Logs: "auto" writes JSON lines unless stderr is a terminal, where it writes readable text.
     log_format: Literal["auto", "json", "text"] = "auto"
-    log_level: str = "INFO"
+    log_level: str = Field("INFO", pattern="(?i)^(critical|error|warning|info|debug)$")
 
     @property
     def exports_path(self) -> Path:

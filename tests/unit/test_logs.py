@@ -6,10 +6,12 @@ import logging
 
 import pytest
 from opentelemetry import trace
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.testing import ActivityEnvironment
 
 import logs
+from settings import Settings
 from telemetry import API_SERVICE, provider_with
 from tests.log_lines import Terminal, captured, json_lines
 
@@ -91,3 +93,9 @@ def test_on_a_terminal_a_line_is_readable_text_with_the_request_id():
 
     line = stream.getvalue().strip()
     assert line.endswith(f"ERROR   {LOGGER}: payment failed [request_id=req-7]")
+
+
+def test_a_log_level_that_logging_and_uvicorn_do_not_both_know_is_refused_at_start():
+    assert Settings.model_validate({"log_level": "warning"}).log_level == "warning"
+    with pytest.raises(ValidationError, match="log_level"):
+        Settings.model_validate({"log_level": "verbose"})
