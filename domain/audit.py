@@ -199,7 +199,24 @@ def first_break(entry: ChainedEntry, expected_seq: int, expected_prev: str) -> s
         return "its previous hash does not match the entry before it: an entry was removed or replaced"
     if entry.hash != chain_hash(entry.prev_hash, entry.seq, entry):
         return "its content does not match its hash: the entry was changed after it was written"
+    if not ids_agree_with_target(entry):
+        return "its business ids do not match its target: the entry was moved to another object after it was written"
     return None
+
+
+def ids_agree_with_target(draft: AuditDraft) -> bool:
+    """The business ids are not hashed, but the hashed target pins most of them: the onboarding or subscription it
+    names, and the ISV and app (or customer and app) that make up that id."""
+    ids, named = business_ids(draft), ids_of_target(draft.target)
+    for field in ("onboarding_id", "subscription_id"):
+        if getattr(ids, field) not in (None, getattr(named, field)):
+            return False
+    if named.partner_id and ids.partner_id not in (None, named.partner_id):
+        return False
+    made_of = [(ids.onboarding_id, ids.isv_id, ids.app_id), (ids.subscription_id, ids.customer_id, ids.app_id)]
+    return all(
+        whole is None or None in (first, second) or whole == f"{first}-{second}" for whole, first, second in made_of
+    )
 
 
 class ChainCheck:

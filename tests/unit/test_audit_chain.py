@@ -119,6 +119,22 @@ def test_the_business_ids_of_a_target_are_only_the_id_it_names():
         assert ids_of_target(not_an_id) == BusinessIds()
 
 
+@pytest.mark.parametrize(
+    "moved",
+    [
+        {"onboarding_id": "acme-crm2"},  # another onboarding than its target names
+        {"isv_id": "acme-crm", "app_id": "crm"},  # parts that do not make up its onboarding id
+        {"subscription_id": "cust-1-crm"},  # an onboarding's entry filed under a subscription
+    ],
+)
+def test_an_entry_whose_unhashed_business_ids_were_moved_breaks_the_chain(moved: dict[str, str]):
+    indexed = draft(target="onboarding-acme-crm", onboarding_id="acme-crm", isv_id="acme", app_id="crm")
+    entry = chain(indexed, None)
+    assert verify([entry]).ok
+    result = verify([entry.model_copy(update=moved)])
+    assert result.first_broken is not None and "business ids" in result.first_broken.reason
+
+
 def test_an_untouched_chain_verifies():
     entries = chained(4)
     result = verify(entries)
