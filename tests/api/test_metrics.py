@@ -18,6 +18,7 @@ from tests.api.conftest import METHODS, Api, Subscriptions, api_settings, assert
 from tests.api.test_temporal_unavailable import client_for, closed_port
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+WEBHOOK_SECRET = "whsec_bWV0cmljcy10ZXN0LXNlY3JldC0zMi1ieXRlcy1vayE="  # a well-formed Standard Webhooks secret
 
 
 def parse(text: str) -> Samples:
@@ -119,7 +120,7 @@ async def test_a_booking_and_its_failed_payment_move_the_subscription_and_paymen
 
 async def test_a_webhook_its_receiver_has_not_taken_shows_in_the_outbox_backlog(api: Api):
     assert api.app is not None
-    gateway = SandboxGateway(api.app.state.sessions, webhook_secret="whsec-test", webhook_url=closed_port_url())
+    gateway = SandboxGateway(api.app.state.sessions, webhook_secret=WEBHOOK_SECRET, webhook_url=closed_port_url())
     before = await scrape(api.http)
     await gateway.charge(charge_request("credit_card", "tok_success", key=f"charge-{uuid.uuid4().hex}"))
     after = await scrape(api.http)
