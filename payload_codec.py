@@ -83,6 +83,26 @@ class EncryptionCodec(PayloadCodec):
                 f"payload encrypted with key id {key_id!r} cannot be decrypted: it was altered or is damaged"
             ) from error
 
+    def seal(self, plaintext: bytes, context: str) -> str:
+        """`plaintext` encrypted with the active key, to keep a secret at rest (the apps' signing secrets):
+        `<key id>:<base64 of nonce and ciphertext>`. `context` names what it belongs to and is authenticated, so a
+        sealed value copied to another row does not open there."""
+        nonce = os.urandom(NONCE_BYTES)
+        associated = f"{self.active_key_id}|{context}".encode()
+        sealed = self._ciphers[self.active_key_id].encrypt(nonce, plaintext, associated)
+        return f"{self.active_key_id}:{base64.b64encode(nonce + sealed).decode()}"
+
+    def unseal(self, sealed: str, context: str) -> bytes:
+        key_id, _, data = sealed.rpartition(":")
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise PayloadDecryptionError(f"a secret sealed with unknown key id {key_id!r} (a retired key?)")
+        try:
+            raw = base64.b64decode(data, validate=True)
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], f"{key_id}|{context}".encode())
+        except (InvalidTag, ValueError) as error:  # ValueError: not base64, or shorter than a nonce
+            raise PayloadDecryptionError(f"a secret sealed with key id {key_id!r} is altered or damaged") from error
+
 
 def _base64_key(key_id: str, text: str) -> bytes:
     try:

@@ -3,12 +3,15 @@
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.roles import Role
+from domain.signing import checked_secret
+
+DEVELOPMENT_WEBHOOK_SECRET = "whsec_cGFydG5lcmZsb3ctc2FuZGJveC1kZXZlbG9wbWVudC1vbmx5"
 
 
 class ApiKeyGrant(BaseModel):
@@ -34,12 +37,26 @@ class Settings(BaseSettings):
     # The main job's local state: the Temporal dev server's SQLite file and its log.
     data_dir: Path = Path(".data")
     temporal_ui_port: int = 8233
-    # Payment gateway: the embedded sandbox signs its webhooks with this secret and, when a URL is set,
-    # posts them there (the main job points it at its own API).
-    payment_webhook_secret: str = "whsec-sandbox-development-only"
+    # Payment webhooks are signed as Standard Webhooks (docs/webhooks.md) with these `whsec_` secrets, comma-separated:
+    # the embedded sandbox signs with each, and the receiver takes a signature by any one (a rotation lists the new
+    # secret and the old one until every sender has the new one). When a URL is set, the sandbox posts its webhooks
+    # there (the main job points it at its own API).
+    payment_webhook_secrets: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [DEVELOPMENT_WEBHOOK_SECRET], repr=False
+    )
     payment_webhook_url: str | None = None
-    # ISV connector: calls to ISVs' provisioning endpoints are signed with this secret.
-    connector_signing_secret: str = "connector-development-only"
+    # The transition from the legacy `X-Partnerflow-Signature` (HMAC keyed with PAYMENT_WEBHOOK_SECRET): while true
+    # the receiver also accepts it and the sandbox also sends it. Turn it off once no sender needs it; its default
+    # becomes false after 2027-03-31, and the legacy scheme is removed in the release after that.
+    payment_webhook_legacy_signature: bool = True
+    payment_webhook_secret: str = Field("whsec-sandbox-development-only", repr=False)
+    # ISV connector: each app's calls are signed as Standard Webhooks with a secret of that app's own (its ISV reads
+    # it at GET /api/v1/apps/{app_id}/signing-secret). After a rotation the previous secret signs too, for this long.
+    connector_secret_overlap_hours: float = Field(24.0, gt=0, le=24 * 30)
+    # The same transition for connector calls: while true they also carry the legacy X-Partnerflow-Signature, keyed
+    # with the marketplace-wide CONNECTOR_SIGNING_SECRET, and X-Partnerflow-Event-Id. Same end date.
+    connector_legacy_signature: bool = True
+    connector_signing_secret: str = Field("connector-development-only", repr=False)
     # Below the activities' 20 s timeout (workflows/effects.py), so a slow ISV fails the call, not the activity.
     connector_timeout_seconds: float = Field(10.0, gt=0, le=15)
     # Customer data exports produced in suspend mode; default DATA_DIR/exports.
@@ -78,6 +95,18 @@ class Settings(BaseSettings):
     # Logs: "auto" writes JSON lines unless stderr is a terminal, where it writes readable text.
     log_format: Literal["auto", "json", "text"] = "auto"
     log_level: str = Field("INFO", pattern="(?i)^(critical|error|warning|info|debug)$")
+
+    @field_validator("payment_webhook_secrets", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return [part.strip() for part in value.split(",") if part.strip()] if isinstance(value, str) else value
+
+    @field_validator("payment_webhook_secrets")
+    @classmethod
+    def _standard_webhook_secrets(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("at least one payment webhook secret is needed")
+        return [checked_secret(secret) for secret in value]
 
     @property
     def exports_path(self) -> Path:

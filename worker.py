@@ -33,6 +33,7 @@ from background import PeriodicJob, running
 from payload_codec import EncryptionCodec
 from schedules import ensure_payout_schedule
 from settings import Settings, get_settings
+from store.app_secrets import AppSecrets
 from store.audit import audit_sequencer
 from store.db import create_engine, create_session_factory
 from workflows import search_attributes
@@ -100,12 +101,23 @@ def create_worker(client: Client, settings: Settings | None = None, **worker_opt
     sessions = create_session_factory(engine, turn_timeout=WRITER_TURN_TIMEOUT.total_seconds())
     http = httpx.AsyncClient(timeout=settings.connector_timeout_seconds)
     gateway = SandboxGateway(
-        sessions, webhook_secret=settings.payment_webhook_secret, webhook_url=settings.payment_webhook_url, http=http
+        sessions,
+        webhook_secret=settings.payment_webhook_secrets,
+        legacy_webhook_secret=settings.payment_webhook_secret if settings.payment_webhook_legacy_signature else None,
+        webhook_url=settings.payment_webhook_url,
+        http=http,
     )
     onboarding = OnboardingActivities(sessions)
     billing = BillingActivities(sessions, gateway)
     subscriptions = SubscriptionActivities(sessions, settings.exports_path)
-    connector = ConnectorActivities(sessions, http, settings.connector_signing_secret)
+    connector = ConnectorActivities(
+        sessions,
+        http,
+        AppSecrets(
+            sessions, EncryptionCodec.from_settings(settings), timedelta(hours=settings.connector_secret_overlap_hours)
+        ),
+        settings.connector_signing_secret if settings.connector_legacy_signature else None,
+    )
     payouts = PayoutActivities(sessions, gateway)
     partners = PartnerActivities(sessions)
     # The sandbox resends the webhooks its receiver has not taken yet (docs/payments-sandbox.md).

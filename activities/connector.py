@@ -1,11 +1,14 @@
-"""The ISV connector: HMAC-signed calls to an app's provisioning endpoint, or the embedded local connector.
+"""The ISV connector: signed calls to an app's provisioning endpoint, or the embedded local connector.
+
+Each call is signed as a Standard Webhook with the app's own secret (store/app_secrets.py; during a rotation with the
+previous one as well) and, while the legacy signature's transition lasts, with the marketplace-wide legacy secret in
+X-Partnerflow-Signature too (docs/webhooks.md).
 
 Idempotent by event id: a call whose event id has a recorded answer returns that answer without calling
-again, and the ISV gets the event id in a header to apply a repeated delivery once.
+again, and the ISV gets the event id as the `webhook-id` to apply a repeated delivery once.
 """
 
 import json
-import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,9 +23,10 @@ from activities.audit_trail import system_action
 from activities.subscriptions import record_snapshot
 from domain.audit import AuditDraft, SystemAction
 from domain.ids import subscription_workflow_id
-from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, sign
+from domain.signing import LEGACY_EVENT_ID_HEADER, Signing
 from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply, RecordedCall
 from store import audit, models
+from store.app_secrets import AppSecrets
 from store.db import insert_ignoring_conflict, table_of
 
 LOCAL = "local"  # apps.provisioning_endpoint of apps served by the embedded local connector (as is None)
@@ -64,11 +68,16 @@ def reply_body(text: str | None) -> dict[str, Any]:
 
 class ConnectorActivities:
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, signing_secret: str
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        app_secrets: AppSecrets,
+        legacy_secret: str | None = None,
     ) -> None:
         self._sessions = sessions
         self._http = http  # its timeout bounds each call (settings.connector_timeout_seconds)
-        self._secret = signing_secret
+        self._app_secrets = app_secrets
+        self._legacy_secret = legacy_secret  # None once the legacy signature's transition has ended
 
     @activity.defn(name=names.CALL_CONNECTOR)
     async def call(self, call: ConnectorCall) -> ConnectorReply:
@@ -121,15 +130,20 @@ class ConnectorActivities:
         body = request_body(call)
         if endpoint is None or endpoint == LOCAL:
             return await self._record(call, LOCAL, body, 200, json.dumps(local_reply(call)))
-        response = await self._post(endpoint, call.event_id, body)
+        headers = await self._headers(call, body)
+        response = await self._post(endpoint, body, headers)
         return await self._record(call, endpoint, body, response.status_code, response.text)
 
-    async def _post(self, endpoint: str, event_id: str, body: bytes) -> httpx.Response:
-        headers = {
-            "Content-Type": "application/json",
-            SIGNATURE_HEADER: sign(self._secret, int(time.time()), body),
-            EVENT_ID_HEADER: event_id,
-        }
+    async def _headers(self, call: ConnectorCall, body: bytes) -> dict[str, str]:
+        """Signed anew for each attempt, so a retry's timestamp is fresh; the event id is the message id."""
+        now = datetime.now(UTC)
+        secrets = [secret.secret for secret in await self._app_secrets.signing(call.app_id, now)]
+        headers = Signing(secrets, self._legacy_secret).headers(call.event_id, int(now.timestamp()), body)
+        if self._legacy_secret is not None:
+            headers[LEGACY_EVENT_ID_HEADER] = call.event_id
+        return {"Content-Type": "application/json", **headers}
+
+    async def _post(self, endpoint: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
         try:
             response = await self._http.post(endpoint, content=body, headers=headers)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as error:

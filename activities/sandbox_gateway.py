@@ -8,7 +8,7 @@ repeated idempotency key with its first result, and reports outcomes as signed w
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,7 +25,7 @@ from activities.webhook_outbox import RESEND_BACKOFF, WebhookOutbox
 from domain.delivery import Backoff
 from domain.payments import Card, DirectDebit, PaymentMethodType, PhoneBill, TokenizedMethod, normalize_iban
 from domain.payouts import TransferRequest, TransferResult, TransferStatus
-from domain.signing import SIGNATURE_HEADER, sign
+from domain.signing import Signing
 from domain.subscription.model import ChargeRequest, ChargeResult, ChargeStatus, PaymentEvent, PaymentEventType
 from store import models
 from store.db import insert_ignoring_conflict
@@ -106,12 +106,22 @@ def webhook_body(event: BaseModel | Mapping[str, Any]) -> bytes:
 
 
 def signed_webhook(
-    secret: str, event: BaseModel | Mapping[str, Any], timestamp: int | None = None
+    secret: str | Sequence[str],
+    event: BaseModel | Mapping[str, Any],
+    timestamp: int | None = None,
+    *,
+    legacy_secret: str | None = None,
 ) -> tuple[bytes, dict[str, str]]:
-    """The body and headers of a webhook signed as the sandbox signs them (for tests and operators, too)."""
+    """The body and headers of a webhook signed as the sandbox signs them (for tests and operators, too): Standard
+    Webhooks with `secret` (or each of several), and the legacy header too when `legacy_secret` is given."""
     body = webhook_body(event)
     stamp = int(time.time()) if timestamp is None else timestamp
-    return body, {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, stamp, body)}
+    signing = Signing([secret] if isinstance(secret, str) else secret, legacy_secret)
+    message_id = str(event.get("event_id") if isinstance(event, Mapping) else getattr(event, "event_id", ""))
+    return body, {
+        "Content-Type": "application/json",
+        **signing.headers(message_id or f"msg_{uuid.uuid4().hex}", stamp, body),
+    }
 
 
 def webhook_event(request: ChargeRequest, result: ChargeResult, occurred_at: datetime) -> dict[str, Any]:
@@ -132,20 +142,26 @@ def webhook_event(request: ChargeRequest, result: ChargeResult, occurred_at: dat
 
 class SandboxGateway:
     """Records every attempt in `payments` under its unique idempotency key; when a URL is set, records each new
-    charge's webhook in the outbox with it and posts it at once; `outbox.resend_due` (a job of the worker) resends."""
+    charge's webhook in the outbox with it and posts it at once; `outbox.resend_due` (a job of the worker) resends.
+
+    Webhooks are signed as Standard Webhooks with `webhook_secret` (each of several, during a rotation) and, while the
+    legacy signature's transition lasts, with `legacy_webhook_secret` in X-Partnerflow-Signature too."""
 
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        webhook_secret: str,
+        webhook_secret: str | Sequence[str],
+        legacy_webhook_secret: str | None = None,
         webhook_url: str | None = None,
         http: httpx.AsyncClient | None = None,
         resend_backoff: Backoff = RESEND_BACKOFF,
     ) -> None:
         self._sessions = sessions
         self._webhook_url = webhook_url
-        self.outbox = WebhookOutbox(sessions, secret=webhook_secret, http=http, backoff=resend_backoff)
+        secrets = [webhook_secret] if isinstance(webhook_secret, str) else webhook_secret
+        signing = Signing(secrets, legacy_webhook_secret)
+        self.outbox = WebhookOutbox(sessions, signing=signing, http=http, backoff=resend_backoff)
 
     async def charge(self, request: ChargeRequest) -> ChargeResult:
         attempt, webhook = self._attempt(request)

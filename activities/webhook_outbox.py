@@ -1,7 +1,8 @@
 """The payment sandbox's webhook outbox: as real providers do, every webhook is recorded with the charge it reports
 and sent until its receiver takes it (a 2xx), with exponential backoff, up to `RESEND_BACKOFF.max_attempts`
 attempts; an answer that says the request itself is wrong (a 4xx other than 408 and 429) is final. Each attempt is
-signed anew, so a resend's signature is as fresh as the first's. docs/payments-sandbox.md documents the schedule."""
+signed anew (Standard Webhooks, and the legacy header during the transition), so a resend's signature is as fresh as
+the first's. docs/payments-sandbox.md documents the schedule."""
 
 import asyncio
 import logging
@@ -12,7 +13,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from domain.delivery import Backoff, DeliveryState, taken, worth_resending
-from domain.signing import SIGNATURE_HEADER, sign
+from domain.signing import Signing
 from store import webhooks
 from store.models import OutgoingWebhook
 
@@ -32,13 +33,13 @@ class WebhookOutbox:
         self,
         sessions: async_sessionmaker[AsyncSession],
         *,
-        secret: str,
+        signing: Signing,
         http: httpx.AsyncClient | None = None,
         backoff: Backoff = RESEND_BACKOFF,
         batch: int = RESEND_BATCH,
     ) -> None:
         self._sessions = sessions
-        self._secret = secret
+        self._signing = signing
         self._http = http
         self._backoff = backoff
         self._batch = batch
@@ -73,7 +74,8 @@ class WebhookOutbox:
         """One claimed attempt, and its record. Whatever the receiver does never raises (a charge stands whatever
         its webhook's fate); a store error does, and the lease brings the webhook back."""
         body = row.body.encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self._secret, int(time.time()), body)}
+        # The event id is the message id: the same in every resend, so the receiver applies the event once.
+        headers = {"Content-Type": "application/json", **self._signing.headers(row.event_id, int(time.time()), body)}
         status: int | None = None
         try:
             status = (await self._post(row.url, body, headers)).status_code

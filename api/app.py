@@ -30,6 +30,7 @@ from api.routers import (
     payouts,
     reports,
     session,
+    signing_secrets,
     subscriptions,
     webhooks,
     workflow_history,
@@ -110,6 +111,7 @@ def create_app(
     )
     api.include_router(onboardings.router)
     api.include_router(apps.router)
+    api.include_router(signing_secrets.router)
     api.include_router(subscriptions.router)
     api.include_router(webhooks.router)
     api.include_router(payouts.router)

@@ -37,14 +37,14 @@ async def claim_app(sessions: async_sessionmaker[AsyncSession], request: Onboard
 
     Claiming again for the same ISV (a retried start) succeeds and keeps the first claim."""
     app_id, isv_id = request.app.id, request.isv.id
-    owner = await _app_owner(sessions, app_id)
+    owner = await app_owner(sessions, app_id)
     if owner is None:
         claim = models.AppClaim(
             app_id=app_id, isv_id=isv_id, onboarding_id=onboarding_id(isv_id, app_id), claimed_at=datetime.now(UTC)
         )
         # When ISVs race for a free id, the primary key lets one insert; every other one reads the winner.
         await insert_once(sessions, claim)
-        owner = await _app_owner(sessions, app_id)
+        owner = await app_owner(sessions, app_id)
     if owner != isv_id:
         raise ApiError(
             HTTPStatus.CONFLICT,
@@ -54,7 +54,7 @@ async def claim_app(sessions: async_sessionmaker[AsyncSession], request: Onboard
         )
 
 
-async def _app_owner(sessions: async_sessionmaker[AsyncSession], app_id: str) -> str | None:
+async def app_owner(sessions: async_sessionmaker[AsyncSession], app_id: str) -> str | None:
     """The ISV an app id belongs to: its catalogue listing decides (apps published before claims existed have no
     claim), else its claim; None if it is free."""
     async with sessions() as session:

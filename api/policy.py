@@ -94,6 +94,10 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     # catalogue
     ("GET", "/api/v1/apps"): _read(A.CATALOGUE_READ),
     ("GET", "/api/v1/apps/{app_id}"): _read(A.CATALOGUE_READ),
+    ("GET", "/api/v1/apps/{app_id}/signing-secret"): _read(A.APP_SIGNING_SECRET),
+    ("POST", "/api/v1/apps/{app_id}/signing-secret/rotate"): _command(
+        A.APP_SIGNING_SECRET, "app.rotate_signing_secret", "app-{app_id}", Effect.STORE
+    ),
     # subscriptions
     ("POST", "/api/v1/subscriptions"): _command(
         A.SUBSCRIPTION_BOOK, "subscription.book", "subscription-{body[customer][id]}-{body[app_id]}", Effect.START

@@ -29,6 +29,7 @@ class Action(StrEnum):
     PARTNER_COMMAND = "partner.command"
     PARTNER_READ = "partner.read"
     USAGE_REPORT = "usage.report"
+    APP_SIGNING_SECRET = "app.signing_secret"
     AUDIT_READ = "audit.read"
     PAYLOAD_DECODE = "payload.decode"
     SESSION_READ = "session.read"
@@ -55,6 +56,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.PARTNER_READ: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.CHANNEL_PARTNER}),
     # Usage of what a partner's customers booked, as operators and ISVs report it (ISVs for their own apps only).
     Action.USAGE_REPORT: frozenset({Role.ADMIN, Role.OPERATOR, Role.ISV}),
+    # An app's secret for its connector calls: its own ISV reads and rotates it (the API scopes it to the ISV's apps).
+    Action.APP_SIGNING_SECRET: frozenset({Role.ADMIN, Role.ISV}),
     # Workflow histories, the audit log and its verification.
     Action.AUDIT_READ: frozenset({Role.ADMIN, Role.AUDITOR}),
     # The codec endpoint the Temporal Web UI calls to show decrypted payloads.

@@ -267,6 +267,24 @@ class ConnectorCallRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class AppSigningSecret(Base):
+    """An app's Standard Webhooks secret, which signs its connector calls: one row per generation (1 the first, one
+    more per rotation; the newest signs), sealed with the payload encryption keys (EncryptionCodec.seal)."""
+
+    __tablename__ = "app_signing_secrets"
+    __table_args__ = (UniqueConstraint("app_id", "created_by", "command_id", name="uq_app_signing_secrets_command"),)
+
+    app_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    generation: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    sealed_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+    # The rotation command that made it (Idempotency-Key or request id); None for an app's first secret.
+    command_id: Mapped[str | None] = mapped_column(String(200))
+    # Set when a newer generation replaces it: until then it still signs, beside the newer one.
+    retires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
 class Export(Base):
     """A customer's data export produced in suspend mode; the file lives under the export directory."""
 

@@ -1,4 +1,5 @@
-"""Payment webhooks: the provider authenticates by an HMAC signature over the raw body, not by an API key."""
+"""Payment webhooks: the provider authenticates by its Standard Webhooks signature over the raw body (or, during the
+transition docs/webhooks.md describes, the legacy X-Partnerflow-Signature), not by an API key."""
 
 import time
 from dataclasses import dataclass
@@ -16,7 +17,17 @@ from api.payment_relay import PaymentRelay
 from api.request_id import request_id_of
 from api.subscription_schemas import PaymentWebhook, WebhookAccepted, WebhookDuplicate
 from api.temporal import TemporalConnector
-from domain.signing import SIGNATURE_HEADER, SignatureError, verify
+from domain.signing import (
+    LEGACY_SIGNATURE_HEADER,
+    WEBHOOK_ID,
+    WEBHOOK_SIGNATURE,
+    WEBHOOK_TIMESTAMP,
+    SignatureError,
+    has_standard_headers,
+    verify,
+    verify_standard,
+)
+from settings import Settings
 
 router = APIRouter(prefix="/payments", tags=["payments"])
 
@@ -51,12 +62,40 @@ _OPENAPI_EXTRA: dict[str, Any] = {
     "requestBody": {"required": True, "content": {"application/json": {"schema": _event_schema()}}},
     "parameters": [
         {
-            "name": SIGNATURE_HEADER,
+            "name": WEBHOOK_ID,
             "in": "header",
             "required": True,
-            "description": "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>` with the shared webhook secret",
+            "description": "Standard Webhooks message id: the event id, the same in every resend",
             "schema": {"type": "string", "maxLength": 200},
-        }
+        },
+        {
+            "name": WEBHOOK_TIMESTAMP,
+            "in": "header",
+            "required": True,
+            "description": "Standard Webhooks: when it was signed, in unix seconds (at most 300 s from our clock)",
+            "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"},
+        },
+        {
+            "name": WEBHOOK_SIGNATURE,
+            "in": "header",
+            "required": True,
+            "description": (
+                "Standard Webhooks: `v1,<base64 HMAC-SHA256 of id.timestamp.body>` keyed with one of "
+                "PAYMENT_WEBHOOK_SECRETS; several, space-separated, during a rotation"
+            ),
+            "schema": {"type": "string", "maxLength": 1500},
+        },
+        {
+            "name": LEGACY_SIGNATURE_HEADER,
+            "in": "header",
+            "required": False,
+            "deprecated": True,
+            "description": (
+                "Legacy, only while PAYMENT_WEBHOOK_LEGACY_SIGNATURE is on and no webhook-* header is sent: "
+                "`t=<unix seconds>,v1=<hex HMAC-SHA256 of t.body>` keyed with PAYMENT_WEBHOOK_SECRET"
+            ),
+            "schema": {"type": "string", "maxLength": 200},
+        },
     ],
 }
 
@@ -71,7 +110,7 @@ async def _signed_event(request: Request, settings: AppSettings) -> _SignedEvent
     """The verified, parsed event. A dependency, so it runs before anything is stored or Temporal is connected."""
     body = await request.body()  # the signature covers the bytes as sent, so verify before parsing
     try:
-        verify(settings.payment_webhook_secret, request.headers.get(SIGNATURE_HEADER), body, int(time.time()))
+        _verify(settings, request, body)
     except SignatureError as error:
         raise ApiError(HTTPStatus.BAD_REQUEST, "invalid_signature", str(error)) from error
     try:
@@ -80,6 +119,21 @@ async def _signed_event(request: Request, settings: AppSettings) -> _SignedEvent
         raise invalid_request(validation_details(_in_body(error))) from error
     # Parsed as JSON, so it is UTF-8 (the JSON parser refuses anything else).
     return _SignedEvent(event, body.decode())
+
+
+def _verify(settings: Settings, request: Request, body: bytes) -> None:
+    """Standard Webhooks, whenever a webhook-* header is sent; else, while the transition lasts, the legacy header."""
+    headers = request.headers
+    legacy = headers.get(LEGACY_SIGNATURE_HEADER)
+    if has_standard_headers(headers) or not settings.payment_webhook_legacy_signature:
+        verify_standard(settings.payment_webhook_secrets, headers, body)
+    elif legacy is None:
+        raise SignatureError(
+            f"the {WEBHOOK_ID}, {WEBHOOK_TIMESTAMP} and {WEBHOOK_SIGNATURE} headers are required "
+            f"(or, until the legacy signature is turned off, {LEGACY_SIGNATURE_HEADER})"
+        )
+    else:
+        verify(settings.payment_webhook_secret, legacy, body, int(time.time()))
 
 
 async def _temporal(request: Request) -> TemporalConnector:
@@ -105,7 +159,7 @@ def _in_body(error: ValidationError) -> list[Any]:
     responses=_RESPONSES,
     openapi_extra=_OPENAPI_EXTRA,
     description=(
-        f"Signed by the provider in `{SIGNATURE_HEADER}` (docs/payments-sandbox.md); needs no API key. The event is "
+        "Signed by the provider as a Standard Webhook (docs/webhooks.md); needs no API key. The event is "
         "stored before it is answered: 202 once stored (delivered to the subscription now or by the relay later), 200 "
         "for an event received before; 404 or 409 for an event that can never be delivered, now and when resent."
     ),

@@ -3,8 +3,19 @@
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from domain.money import invoice_amounts
 from domain.subscription.model import ChargeRequest, Invoice, InvoiceIssue, InvoiceKind
+from payload_codec import EncryptionCodec
+from store.app_secrets import AppSecrets
+
+SEALING_CODEC = EncryptionCodec({"test-1": bytes(range(32))}, "test-1")
+
+
+def app_secrets(sessions: async_sessionmaker[AsyncSession], overlap: timedelta = timedelta(hours=24)) -> AppSecrets:
+    """The apps' signing secrets, sealed with a test key."""
+    return AppSecrets(sessions, SEALING_CODEC, overlap)
 
 
 def charge_request(method: str, value: str | None, key: str | None = None) -> ChargeRequest:

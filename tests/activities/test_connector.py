@@ -1,32 +1,37 @@
-"""The ISV connector against a stub ISV server on loopback: signed calls, Temporal's retry on 5xx, none on 4xx,
-one delivery per event id; the embedded local connector records its calls; `test` fails fast and clearly."""
+"""The ISV connector against a stub ISV server on loopback: calls signed as Standard Webhooks with the app's own
+secret (and its rotation), Temporal's retry on 5xx, none on 4xx, one delivery per event id; the embedded local
+connector records its calls; `test` fails fast and clearly."""
 
 import time
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from standardwebhooks import Webhook, WebhookVerificationError
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.connector import ConnectorActivities
-from domain.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, verify
+from domain.signing import LEGACY_EVENT_ID_HEADER, LEGACY_SIGNATURE_HEADER, WEBHOOK_ID, new_secret, verify
 from domain.subscription.model import ConnectorAction, ConnectorCall, ConnectorReply, RecordedCall, SubscriptionStatus
 from store import audit, models
+from store.app_secrets import AppSecrets
+from tests.activities.builders import app_secrets
 from tests.activities.connector_workflow import ConnectorCallWorkflow
 from tests.activities.loopback import LoopbackServer, closed_port_url
 from tests.activities.test_subscriptions import SUSPENDED, snapshot
 from tests.store.test_onboarding_activities import count
 from worker import workflow_runner
 
-SECRET = "connector-test-secret"
+LEGACY_SECRET = "connector-test-secret"
 APP = "crm-pro"
 AT = datetime(2026, 4, 1, 8, 0, tzinfo=UTC)
 
@@ -50,8 +55,29 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 
 
 @pytest.fixture
-def connector(sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient) -> ConnectorActivities:
-    return ConnectorActivities(sessions, http, SECRET)
+def secrets(sessions: async_sessionmaker[AsyncSession]) -> AppSecrets:
+    return app_secrets(sessions)
+
+
+@pytest.fixture
+def connector(
+    sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, secrets: AppSecrets
+) -> ConnectorActivities:
+    return ConnectorActivities(sessions, http, secrets)
+
+
+async def secret_of(secrets: AppSecrets, app_id: str = APP) -> str:
+    """The app's newest secret, as its ISV reads it."""
+    return (await secrets.signing(app_id, datetime.now(UTC)))[0].secret
+
+
+def verified_by(secret: str, request: Any) -> bool:
+    """What the ISV's endpoint does with the standardwebhooks package."""
+    try:
+        Webhook(secret).verify(request.body, dict(request.headers))
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 async def register_app(sessions: async_sessionmaker[AsyncSession], endpoint: str | None) -> None:
@@ -97,8 +123,8 @@ async def run_in_worker(
         )
 
 
-async def test_calls_to_the_isv_are_signed_with_the_connector_secret_and_carry_the_event_id(
-    connector: ConnectorActivities, sessions: async_sessionmaker[AsyncSession]
+async def test_calls_to_the_isv_are_signed_with_the_apps_own_secret_and_carry_the_event_id(
+    connector: ConnectorActivities, sessions: async_sessionmaker[AsyncSession], secrets: AppSecrets
 ) -> None:
     call = connector_call(ConnectorAction.PROVISION, plan="12")
     async with LoopbackServer(reply={"tenant": "t-42"}) as isv:
@@ -106,8 +132,11 @@ async def test_calls_to_the_isv_are_signed_with_the_connector_secret_and_carry_t
         reply = await ActivityEnvironment().run(connector.call, call)
 
     [request] = isv.requests
-    verify(SECRET, request.headers[SIGNATURE_HEADER.lower()], request.body, now=int(time.time()))
-    assert request.headers[EVENT_ID_HEADER.lower()] == call.event_id
+    assert verified_by(await secret_of(secrets), request)
+    assert not verified_by(await secret_of(secrets, "another-app"), request), "another app's secret must not verify"
+    assert not verified_by(new_secret(), request)
+    assert request.headers[WEBHOOK_ID] == call.event_id
+    assert LEGACY_SIGNATURE_HEADER.lower() not in request.headers  # the legacy signature's transition is over here
     assert request.json() == {
         "event_id": call.event_id,
         "action": "provision",
@@ -120,6 +149,61 @@ async def test_calls_to_the_isv_are_signed_with_the_connector_secret_and_carry_t
     assert reply == ConnectorReply(status_code=200, body={"tenant": "t-42"})
 
 
+async def test_during_the_transition_calls_also_carry_the_legacy_signature_and_event_id_header(
+    sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, secrets: AppSecrets
+) -> None:
+    connector = ConnectorActivities(sessions, http, secrets, LEGACY_SECRET)
+    call = connector_call()
+    async with LoopbackServer() as isv:
+        await register_app(sessions, isv.url)
+        await ActivityEnvironment().run(connector.call, call)
+
+    [request] = isv.requests
+    verify(LEGACY_SECRET, request.headers[LEGACY_SIGNATURE_HEADER.lower()], request.body, now=int(time.time()))
+    assert request.headers[LEGACY_EVENT_ID_HEADER.lower()] == call.event_id
+    assert verified_by(await secret_of(secrets), request)
+
+
+async def test_after_a_rotation_calls_are_signed_with_both_secrets_until_the_overlap_ends(
+    connector: ConnectorActivities, sessions: async_sessionmaker[AsyncSession], secrets: AppSecrets
+) -> None:
+    first = await secret_of(secrets)
+    rotated = await secrets.rotate(APP, "isv-crm", "rotate-1", datetime.now(UTC))
+    assert rotated.generation == 2 and rotated.secret != first
+    assert (await secrets.rotate(APP, "isv-crm", "rotate-1", datetime.now(UTC))) == rotated, "a retry rotates once"
+
+    async with LoopbackServer() as isv:
+        await register_app(sessions, isv.url)
+        await ActivityEnvironment().run(connector.call, connector_call())
+        # A rotation more than the overlap (24 h) ago: the secrets before it sign no more.
+        latest = await secrets.rotate(APP, "isv-crm", "rotate-2", datetime.now(UTC) - timedelta(hours=25))
+        await ActivityEnvironment().run(connector.call, connector_call())
+
+    during, after = isv.requests
+    assert len(during.headers["webhook-signature"].split(" ")) == 2
+    assert verified_by(rotated.secret, during) and verified_by(first, during)
+    assert len(after.headers["webhook-signature"].split(" ")) == 1
+    assert verified_by(latest.secret, after)
+    assert not verified_by(rotated.secret, after) and not verified_by(first, after)
+
+
+async def test_the_local_connector_makes_no_secret(
+    connector: ConnectorActivities, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await register_app(sessions, None)
+    await ActivityEnvironment().run(connector.call, connector_call())
+    async with sessions() as session:
+        assert (await session.scalars(select(models.AppSigningSecret))).all() == []
+
+
+async def test_an_apps_secret_is_kept_sealed(sessions: async_sessionmaker[AsyncSession], secrets: AppSecrets) -> None:
+    secret = await secret_of(secrets)
+    async with sessions() as session:
+        [row] = (await session.scalars(select(models.AppSigningSecret))).all()
+    assert secret.removeprefix("whsec_") not in row.sealed_secret
+    assert row.sealed_secret.startswith("test-1:")  # the id of the key that sealed it, for key rotation
+
+
 async def test_a_500_answer_is_retried_by_temporal_with_the_same_event_id_until_the_isv_accepts(
     connector: ConnectorActivities, sessions: async_sessionmaker[AsyncSession], time_skipping_env: WorkflowEnvironment
 ) -> None:
@@ -129,7 +213,7 @@ async def test_a_500_answer_is_retried_by_temporal_with_the_same_event_id_until_
         reply = await run_in_worker(time_skipping_env, connector, call)
 
     assert reply.status_code == 200
-    assert [request.headers[EVENT_ID_HEADER.lower()] for request in isv.requests] == [call.event_id] * 3
+    assert [request.headers[WEBHOOK_ID] for request in isv.requests] == [call.event_id] * 3
     assert await recorded_calls(sessions) == [("suspend", isv.url, 200)]
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from standardwebhooks import Webhook
 from temporalio.client import Client
 
 from activities.sandbox_gateway import TEST_CARDS, SandboxGateway, described, signed_webhook
@@ -21,7 +22,7 @@ from background import PeriodicJob, running
 from domain.delivery import Backoff
 from domain.payments import Card, PaymentMethodType, TokenizedMethod
 from domain.payouts import TransferRequest
-from domain.signing import SIGNATURE_HEADER, SignatureError, verify
+from domain.signing import LEGACY_SIGNATURE_HEADER, SignatureError, new_secret, verify, verify_standard
 from domain.subscription.model import ChargeStatus
 from store import models
 from store.db import create_engine, create_session_factory
@@ -32,7 +33,8 @@ from tests.store.test_onboarding_activities import count
 from worker import create_worker
 
 DOC = Path(__file__).parents[2] / "docs" / "payments-sandbox.md"
-SECRET = "whsec-test"
+SECRET = new_secret()
+LEGACY_SECRET = "whsec-sandbox-legacy-test"
 
 
 @dataclass(frozen=True)
@@ -201,10 +203,12 @@ async def test_webhooks_carry_a_signature_that_verify_accepts(sessions: async_se
 
     [webhook] = receiver.requests
     assert webhook.method == "POST"
-    verify(SECRET, webhook.headers[SIGNATURE_HEADER.lower()], webhook.body, now=int(time.time()))
+    Webhook(SECRET).verify(webhook.body, dict(webhook.headers))  # as any Standard Webhooks receiver does
     with pytest.raises(SignatureError):
-        verify("another-secret", webhook.headers[SIGNATURE_HEADER.lower()], webhook.body, now=int(time.time()))
+        verify_standard([new_secret()], webhook.headers, webhook.body)
+    assert LEGACY_SIGNATURE_HEADER.lower() not in webhook.headers  # no legacy secret given: the transition is over
     event = webhook.json()
+    assert webhook.headers["webhook-id"] == event["event_id"]
     assert event.keys() == {
         "event_id",
         "type",
@@ -260,8 +264,8 @@ async def test_a_webhook_not_taken_is_resent_with_backoff_until_a_2xx_and_then_n
 
     assert len(receiver.requests) == 3
     assert {request.body for request in receiver.requests} == {webhook.body.encode()}  # the same event each time
-    for request in receiver.requests:  # each attempt signed anew
-        verify(SECRET, request.headers[SIGNATURE_HEADER.lower()], request.body, now=int(time.time()))
+    for request in receiver.requests:  # each attempt signed anew, under the same message id
+        assert verify_standard([SECRET], request.headers, request.body) == webhook.event_id
     assert (webhook.state, webhook.attempts, webhook.last_status, webhook.next_attempt_at) == (
         "delivered",
         3,
@@ -365,7 +369,25 @@ def test_the_sandbox_replaces_a_card_the_caller_claims_and_describes_no_other_me
 def test_signed_webhook_makes_a_body_and_headers_that_verify() -> None:
     event = {"event_id": "evt_manual_1", "type": "payment.succeeded", "payment_id": "pay_1", "invoice_number": "I-1"}
 
-    body, headers = signed_webhook(SECRET, event, timestamp=1_767_225_600)
+    now = int(time.time())
 
-    assert verify(SECRET, headers[SIGNATURE_HEADER], body, now=1_767_225_600) == 1_767_225_600
-    assert headers["Content-Type"] == "application/json"
+    body, headers = signed_webhook(SECRET, event, timestamp=now)
+
+    assert verify_standard([SECRET], headers, body) == "evt_manual_1"
+    assert (headers["webhook-timestamp"], headers["Content-Type"]) == (str(now), "application/json")
+    _, with_legacy = signed_webhook(SECRET, event, timestamp=now, legacy_secret=LEGACY_SECRET)
+    assert verify(LEGACY_SECRET, with_legacy[LEGACY_SIGNATURE_HEADER], body, now=now) == now
+
+
+async def test_during_the_transition_the_sandbox_also_sends_the_legacy_signature(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    async with LoopbackServer() as receiver:
+        sandbox = SandboxGateway(
+            sessions, webhook_secret=[SECRET], legacy_webhook_secret=LEGACY_SECRET, webhook_url=receiver.url
+        )
+        await sandbox.charge(charge_request("credit_card", "tok_success"))
+
+    [webhook] = receiver.requests
+    verify(LEGACY_SECRET, webhook.headers[LEGACY_SIGNATURE_HEADER.lower()], webhook.body, now=int(time.time()))
+    verify_standard([SECRET], webhook.headers, webhook.body)

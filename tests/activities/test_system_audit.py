@@ -30,9 +30,10 @@ from domain.payouts import PayoutStatementView, StatementStatus
 from domain.subscription.model import ConnectorAction, InvoiceStatus, SubscriptionStatus
 from store import audit
 from store.db import as_utc
+from tests.activities.builders import app_secrets
 from tests.activities.loopback import LoopbackServer
 from tests.activities.test_billing import ISSUED, PAID, issue, outcome
-from tests.activities.test_connector import AT, SECRET, connector_call, register_app
+from tests.activities.test_connector import AT, connector_call, register_app
 from tests.activities.test_partners import PARTNER, decision
 from tests.activities.test_subscriptions import BOOKED, EXPORT, SUSPENDED, snapshot
 from tests.store.test_onboarding_activities import run_twice
@@ -317,7 +318,7 @@ async def test_a_deprovisioning_the_isv_acknowledged_is_recorded_once_as_the_del
     await register_app(sessions, None)  # the embedded local connector answers 200
     deprovision = connector_call(ConnectorAction.DEPROVISION)
     async with httpx.AsyncClient(timeout=5) as http:
-        connector = ConnectorActivities(sessions, http, SECRET)
+        connector = ConnectorActivities(sessions, http, app_secrets(sessions))
         await ActivityEnvironment().run(connector.call, connector_call(ConnectorAction.SUSPEND))
         await ActivityEnvironment().run(connector.call, deprovision)
         await ActivityEnvironment().run(connector.call, deprovision)
@@ -342,7 +343,8 @@ async def test_a_deprovisioning_the_isv_refused_is_not_recorded_as_a_deletion(
         await register_app(sessions, isv.url)
         with pytest.raises(ApplicationError):
             await ActivityEnvironment().run(
-                ConnectorActivities(sessions, http, SECRET).call, connector_call(ConnectorAction.DEPROVISION)
+                ConnectorActivities(sessions, http, app_secrets(sessions)).call,
+                connector_call(ConnectorAction.DEPROVISION),
             )
 
     assert await logged(sessions, SystemAction.DATA_DELETED) == []

@@ -56,7 +56,7 @@ class Target:
             self.http,
             asyncio.get_running_loop(),
             key_of(role),
-            self.settings.payment_webhook_secret,
+            self.settings.payment_webhook_secrets[0],
             self.known_paths,
             self.known_fields,
         )

@@ -142,7 +142,7 @@ async def test_an_event_received_while_temporal_is_down_is_accepted_and_delivere
     app = create_app(api_settings(sqlite_url, temporal_address=f"127.0.0.1:{port}"))
     app.state.payment_relay.policy = QUICK
     payload = event(subscription, invoice)
-    body, headers = signed_webhook(subs.api.settings.payment_webhook_secret, payload)
+    body, headers = signed_webhook(subs.api.settings.payment_webhook_secrets, payload)
 
     async with app.router.lifespan_context(app), asgi_client(app) as http:
         response = await http.post("/api/v1/payments/webhook", content=body, headers=headers)
@@ -173,7 +173,7 @@ async def test_the_relay_marks_an_event_it_cannot_ever_deliver_undeliverable_and
     app = create_app(api_settings(sqlite_url, temporal_address=f"127.0.0.1:{port}"))
     app.state.payment_relay.policy = QUICK
     payload = event(f"nobody-{subs.app_id}")
-    body, headers = signed_webhook(subs.api.settings.payment_webhook_secret, payload)
+    body, headers = signed_webhook(subs.api.settings.payment_webhook_secrets, payload)
 
     async with app.router.lifespan_context(app), asgi_client(app) as http:
         assert (await http.post("/api/v1/payments/webhook", content=body, headers=headers)).status_code == 202
@@ -183,7 +183,7 @@ async def test_the_relay_marks_an_event_it_cannot_ever_deliver_undeliverable_and
                 lambda row: row.state == "undeliverable",
                 seconds=10,
             )
-            body, headers = signed_webhook(subs.api.settings.payment_webhook_secret, payload)
+            body, headers = signed_webhook(subs.api.settings.payment_webhook_secrets, payload)
             resent = await http.post("/api/v1/payments/webhook", content=body, headers=headers)
 
     assert refused.next_attempt_at is None and refused.delivered_at is None

@@ -231,7 +231,7 @@ async def test_a_payment_webhook_shows_as_a_signal_from_the_payment_provider(sub
         "occurred_at": "2026-01-01T00:00:00Z",
         "reason": None,
     }
-    body, headers = signed_webhook(subs.api.settings.payment_webhook_secret, event)
+    body, headers = signed_webhook(subs.api.settings.payment_webhook_secrets, event)
     assert (await subs.api.http.post("/api/v1/payments/webhook", content=body, headers=headers)).status_code == 202
 
     timeline = await history(subs.api, subscription_workflow_id(view["id"]))

@@ -127,3 +127,30 @@ async def test_aes_128_192_and_256_keys_are_accepted(size: int):
     codec = EncryptionCodec.from_settings(codec_settings({"k": os.urandom(size)}, "k"))
 
     assert await codec.decode(await codec.encode([plain()])) == [plain()]
+
+
+# Secrets kept at rest (the apps' signing secrets).
+
+
+def test_a_sealed_secret_opens_with_its_context_and_hides_the_plaintext():
+    codec = EncryptionCodec({"a": KEY_A}, "a")
+    sealed = codec.seal(b"whsec_secret", "app-signing-secret:crm:1")
+
+    assert sealed.startswith("a:") and b"whsec_secret" not in base64.b64decode(sealed.removeprefix("a:"))
+    assert codec.unseal(sealed, "app-signing-secret:crm:1") == b"whsec_secret"
+    assert codec.seal(b"whsec_secret", "app-signing-secret:crm:1") != sealed, "a fresh nonce each time"
+
+
+@pytest.mark.parametrize("context", ["app-signing-secret:erp:1", "app-signing-secret:crm:2"])
+def test_a_sealed_secret_does_not_open_for_another_app_or_generation(context: str):
+    codec = EncryptionCodec({"a": KEY_A}, "a")
+    sealed = codec.seal(b"whsec_secret", "app-signing-secret:crm:1")
+    with pytest.raises(PayloadDecryptionError, match="altered or damaged"):
+        codec.unseal(sealed, context)
+
+
+def test_a_secret_sealed_with_a_retired_key_still_opens_while_that_key_is_listed():
+    sealed = EncryptionCodec({"old": KEY_A}, "old").seal(b"whsec_secret", "ctx")
+    assert EncryptionCodec({"old": KEY_A, "new": KEY_B}, "new").unseal(sealed, "ctx") == b"whsec_secret"
+    with pytest.raises(PayloadDecryptionError, match="unknown key id 'old'"):
+        EncryptionCodec({"new": KEY_B}, "new").unseal(sealed, "ctx")

@@ -18,3 +18,24 @@ def test_worker_processes_can_still_be_set(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("WORKER_PROCESSES", "3")
 
     assert Settings(_env_file=None).worker_processes == 3
+
+
+def test_payment_webhook_secrets_are_a_comma_separated_list_of_standard_webhooks_secrets(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    current, previous = "whsec_" + "A" * 32, "whsec_" + "B" * 32
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRETS", f"{current}, {previous}")
+
+    assert Settings(_env_file=None).payment_webhook_secrets == [current, previous]
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("", "at least one"), ("not-a-secret", "starts with 'whsec_'"), ("whsec_QUJD", "24 to 64 bytes")],
+)
+def test_a_payment_webhook_secret_that_is_not_a_standard_webhooks_secret_is_refused(
+    monkeypatch: pytest.MonkeyPatch, value: str, message: str
+):
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRETS", value)
+    with pytest.raises(ValueError, match=message):
+        Settings(_env_file=None)

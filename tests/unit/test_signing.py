@@ -1,8 +1,23 @@
-"""Webhook and connector signatures: `t=<unix seconds>,v1=<HMAC-SHA256 of "t.body">`, refused unless exact and fresh."""
+"""Webhook and connector signatures: Standard Webhooks (with several secrets during a rotation), and the legacy
+`t=<unix seconds>,v1=<HMAC-SHA256 of "t.body">`; refused unless exact and fresh."""
+
+import time
 
 import pytest
+from standardwebhooks import Webhook
 
-from domain.signing import DEFAULT_TOLERANCE_SECONDS, SignatureError, sign, verify
+from domain.signing import (
+    DEFAULT_TOLERANCE_SECONDS,
+    LEGACY_SIGNATURE_HEADER,
+    SignatureError,
+    Signing,
+    checked_secret,
+    new_secret,
+    sign,
+    standard_headers,
+    verify,
+    verify_standard,
+)
 
 SECRET = "whsec-unit"
 BODY = b'{"event_id":"evt_1","type":"payment.succeeded"}'
@@ -78,3 +93,76 @@ def _with_signature(signature: str, timestamp: str = str(NOW)) -> str:
 def test_a_header_with_a_non_ascii_or_non_hex_part_is_refused_as_malformed(header: str) -> None:
     with pytest.raises(SignatureError, match="malformed"):
         verify(SECRET, header, BODY, now=NOW)
+
+
+# Standard Webhooks.
+
+
+def test_a_new_secret_is_a_standard_webhooks_secret_of_32_random_bytes():
+    secret = new_secret()
+    assert checked_secret(secret) == secret
+    assert secret.startswith("whsec_") and len(secret) == len("whsec_") + 44
+    assert new_secret() != secret
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [("secret", "starts with"), ("whsec_not base64!", "base64"), ("whsec_QUJD", "24 to 64 bytes")],
+)
+def test_a_secret_that_is_not_whsec_base64_of_24_to_64_bytes_is_refused(secret: str, message: str):
+    with pytest.raises(ValueError, match=message):
+        checked_secret(secret)
+
+
+def test_standard_headers_verify_with_the_standardwebhooks_package_and_with_verify_standard():
+    secret, now = new_secret(), int(time.time())
+    headers = standard_headers([secret], "evt_1", now, BODY)
+
+    assert headers == {
+        "webhook-id": "evt_1",
+        "webhook-timestamp": str(now),
+        "webhook-signature": headers["webhook-signature"],
+    }
+    Webhook(secret).verify(BODY, headers)
+    assert verify_standard([secret], headers, BODY) == "evt_1"
+
+
+def test_during_a_rotation_the_sender_signs_with_each_secret_and_the_receiver_takes_any_one():
+    new, old, now = new_secret(), new_secret(), int(time.time())
+    both = standard_headers([new, old], "evt_1", now, BODY)
+
+    assert len(both["webhook-signature"].split(" ")) == 2
+    assert verify_standard([old], both, BODY) == verify_standard([new], both, BODY) == "evt_1"
+    assert verify_standard([new, old], standard_headers([old], "evt_1", now, BODY), BODY) == "evt_1"
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_standard([new_secret()], both, BODY)
+
+
+@pytest.mark.parametrize("offset", [-DEFAULT_TOLERANCE_SECONDS - 60, DEFAULT_TOLERANCE_SECONDS + 60])
+def test_a_standard_signature_outside_the_tolerance_is_refused(offset: int):
+    secret = new_secret()
+    headers = standard_headers([secret], "evt_1", int(time.time()) + offset, BODY)
+    with pytest.raises(SignatureError, match="seconds from our clock"):
+        verify_standard([secret], headers, BODY)
+
+
+def test_the_message_id_is_signed_too():
+    secret = new_secret()
+    headers = standard_headers([secret], "evt_1", int(time.time()), BODY) | {"webhook-id": "evt_2"}
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_standard([secret], headers, BODY)
+
+
+def test_a_body_that_is_not_utf8_is_refused_not_crashed_on():
+    secret = new_secret()
+    headers = standard_headers([secret], "evt_1", int(time.time()), BODY)
+    with pytest.raises(SignatureError, match="not UTF-8"):
+        verify_standard([secret], headers, b"\xff" + BODY)
+
+
+def test_signing_adds_the_legacy_header_only_while_a_legacy_secret_is_given():
+    secret, now = new_secret(), int(time.time())
+    assert LEGACY_SIGNATURE_HEADER not in Signing([secret]).headers("evt_1", now, BODY)
+    legacy = Signing([secret], legacy_secret=SECRET).headers("evt_1", now, BODY)
+    assert verify(SECRET, legacy[LEGACY_SIGNATURE_HEADER], BODY, now=now) == now
+    assert verify_standard([secret], legacy, BODY) == "evt_1"

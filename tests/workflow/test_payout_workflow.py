@@ -40,7 +40,7 @@ PayoutHandle = WorkflowHandle[PayoutWorkflow, PayoutResult]
 
 
 def payout_activities(sessions: async_sessionmaker[AsyncSession], settings: Settings) -> PayoutActivities:
-    return PayoutActivities(sessions, SandboxGateway(sessions, webhook_secret=settings.payment_webhook_secret))
+    return PayoutActivities(sessions, SandboxGateway(sessions, webhook_secret=settings.payment_webhook_secrets))
 
 
 def payout_worker(client: Client, settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> Worker:

@@ -2,6 +2,7 @@
 
 import time
 from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from domain.payments import TokenizedMethod
-from domain.signing import SIGNATURE_HEADER, verify
+from domain.signing import LEGACY_SIGNATURE_HEADER, verify, verify_standard
 from domain.subscription.model import (
     CancelCommand,
     ChangePaymentMethodCommand,
@@ -18,7 +19,10 @@ from domain.subscription.model import (
     SubscriptionStatus,
     SuspensionReason,
 )
+from payload_codec import EncryptionCodec
 from store import models
+from store.app_secrets import AppSecrets
+from store.db import create_session_factory
 from tests.activities.loopback import LoopbackServer
 from tests.workflow.subscription_harness import (
     DECLINED_CARD,
@@ -224,10 +228,16 @@ async def test_the_isv_endpoint_gets_signed_calls_and_a_refusal_does_not_stop_th
     assert view.status == SubscriptionStatus.SUSPENDED
     actions = [request.json()["action"] for request in isv.requests]
     assert actions == ["provision", "suspend"]
+    # Signed with the app's own secret, which its ISV reads from the API; and, while the transition lasts, the legacy
+    # signature with the marketplace-wide secret too.
+    codec = EncryptionCodec.from_settings(subs.settings)
+    app_secrets = AppSecrets(create_session_factory(subs.engine), codec, timedelta(hours=24))
+    [secret] = await app_secrets.signing(subs.app_id, datetime.now(UTC))
     for request in isv.requests:
+        assert verify_standard([secret.secret], request.headers, request.body) == request.json()["event_id"]
         verify(
             subs.settings.connector_signing_secret,
-            request.headers[SIGNATURE_HEADER.lower()],
+            request.headers[LEGACY_SIGNATURE_HEADER.lower()],
             request.body,
             int(time.time()),
         )
