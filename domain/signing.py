@@ -13,10 +13,10 @@ import binascii
 import hashlib
 import hmac
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from secrets import token_bytes
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
@@ -30,8 +30,6 @@ DEFAULT_TOLERANCE_SECONDS = 300
 
 LEGACY_SIGNATURE_HEADER = "X-Partnerflow-Signature"
 LEGACY_EVENT_ID_HEADER = "X-Partnerflow-Event-Id"
-SIGNATURE_HEADER = LEGACY_SIGNATURE_HEADER  # the name older code and tests import
-EVENT_ID_HEADER = LEGACY_EVENT_ID_HEADER
 
 # What senders write, and nothing else: the library would take "1e9" as a time and raise a bare ValueError on a
 # signature without its comma; int() would take " 7", "+7" and "1_0"; compare_digest raises on non-ASCII text.
@@ -50,7 +48,7 @@ class SignatureError(ValueError):
 
 def new_secret() -> str:
     """A fresh Standard Webhooks secret: `whsec_` and the base64 of 32 random bytes."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+    return SECRET_PREFIX + base64.b64encode(token_bytes(SECRET_BYTES)).decode()
 
 
 def checked_secret(secret: str) -> str:
