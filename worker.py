@@ -52,8 +52,10 @@ WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow, PartnerPr
 
 # Pure modules shared with the workflows; passing them through keeps the sandbox from re-importing
 # pydantic models (and the e-mail validator they load lazily) for every run. OpenTelemetry's context is process-wide
-# state the tracing interceptor (telemetry.py) uses inside workflows: one copy, not one per run.
-PASSTHROUGH_MODULES = ("domain", "email_validator", "idna", "opentelemetry")
+# state the tracing interceptor (telemetry.py) uses inside workflows: one copy, not one per run. The IBAN check
+# (schwifty) finds its registry files through importlib.resources on first use, which inside the sandbox would
+# re-import schwifty and pycountry and trip over os.path: they are read-only data, so one shared copy.
+PASSTHROUGH_MODULES = ("domain", "email_validator", "idna", "opentelemetry", "schwifty", "pycountry")
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
