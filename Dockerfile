@@ -20,6 +20,8 @@ RUN pip install --no-deps . && rm -rf build ./*.egg-info
 
 # The code stays root-owned and read-only to the service user.
 RUN useradd --system --uid 10001 --no-create-home --home-dir /app partnerflow
+# The exports volume (docker-compose.yml) starts as a copy of this directory, owned by the service user.
+RUN mkdir -p /var/lib/partnerflow/exports && chown -R partnerflow /var/lib/partnerflow
 USER partnerflow
 
 EXPOSE 8000

@@ -5,7 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.roles import Role
@@ -29,6 +29,14 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///.data/partnerflow.db"
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
+    # A Temporal cluster or Temporal Cloud past one machine (docs/operations.md): TLS, with a client certificate
+    # (mTLS: both paths) and/or an API key (Temporal Cloud's API-key namespaces; setting one turns TLS on).
+    temporal_tls: bool = False
+    temporal_tls_cert_path: Path | None = None
+    temporal_tls_key_path: Path | None = None
+    temporal_tls_ca_path: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = Field(None, repr=False)
     task_queue: str = "partnerflow"
     # repr=False: the keys are secrets and must never reach a log line through a printed Settings.
     api_keys: dict[str, ApiKeyGrant] = Field(default_factory=dict, repr=False)
@@ -107,6 +115,25 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one payment webhook secret is needed")
         return [checked_secret(secret) for secret in value]
+
+    @field_validator(
+        "temporal_tls_cert_path",
+        "temporal_tls_key_path",
+        "temporal_tls_ca_path",
+        "temporal_tls_server_name",
+        "temporal_api_key",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # docker-compose passes the optional connection settings as `${NAME:-}`: empty means not set.
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _client_certificate_with_its_key(self) -> "Settings":
+        if (self.temporal_tls_cert_path is None) != (self.temporal_tls_key_path is None):
+            raise ValueError("TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (a certificate and its key)")
+        return self
 
     @property
     def exports_path(self) -> Path:

@@ -2,6 +2,7 @@
 
 import asyncio
 import dataclasses
+import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
@@ -15,7 +16,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.service import RPCError, RPCStatusCode
+from temporalio.service import RPCError, RPCStatusCode, TLSConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -42,6 +43,8 @@ from workflows.onboarding import OnboardingWorkflow
 from workflows.partner import PartnerProgramWorkflow
 from workflows.payout import PayoutWorkflow
 from workflows.subscription import SubscriptionWorkflow
+
+logger = logging.getLogger(__name__)
 
 STICKY_TIMEOUT = timedelta(seconds=3)
 # An activity's write waits this long for its turn among the process's writers (SQLite): well inside the activity's
@@ -173,6 +176,27 @@ async def connect(settings: Settings | None = None, *, runtime: Runtime | None =
         namespace=settings.temporal_namespace,
         data_converter=data_converter(settings),
         runtime=runtime,
+        tls=tls_config(settings),
+        api_key=settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None,
+    )
+
+
+def tls_config(settings: Settings) -> TLSConfig | bool:
+    """TLS to the Temporal frontend: off for a local server; on (system roots, or TEMPORAL_TLS_CA_PATH) when asked
+    for, when a client certificate is given (mTLS) or with an API key, which Temporal Cloud only takes over TLS."""
+    cert, key = settings.temporal_tls_cert_path, settings.temporal_tls_key_path
+    if (cert is None) != (key is None):
+        raise SystemExit(
+            "TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together (a client certificate and its key)"
+        )
+    wanted = settings.temporal_tls or cert is not None or settings.temporal_api_key is not None
+    if not wanted:
+        return False
+    return TLSConfig(
+        server_root_ca_cert=settings.temporal_tls_ca_path.read_bytes() if settings.temporal_tls_ca_path else None,
+        client_cert=cert.read_bytes() if cert else None,
+        client_private_key=key.read_bytes() if key else None,
+        domain=settings.temporal_tls_server_name,
     )
 
 
@@ -201,6 +225,10 @@ async def ensure_search_attributes(client: Client) -> None:
         try:
             await client.operator_service.add_search_attributes(request)
         except RPCError as error:
+            if error.status in (RPCStatusCode.PERMISSION_DENIED, RPCStatusCode.UNIMPLEMENTED):
+                # Temporal Cloud: search attributes are made with tcld or the Cloud UI (docs/operations.md).
+                logger.warning("cannot register search attributes here (%s): create them for the namespace", error)
+                return
             if error.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
 

@@ -132,3 +132,19 @@ def test_image_build_leaves_local_secrets_and_state_out() -> None:
     ignored = set((ROOT / ".dockerignore").read_text().split())
 
     assert {".env", ".venv", ".data", ".git"} <= ignored
+
+
+def test_the_payment_webhook_secrets_are_required_and_the_legacy_signatures_off(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    for name in APP_SERVICES:
+        settings = environment(services[name])
+        assert settings["PAYMENT_WEBHOOK_SECRETS"].startswith("${PAYMENT_WEBHOOK_SECRETS:?")
+        assert settings["PAYMENT_WEBHOOK_LEGACY_SIGNATURE"].endswith(":-false}")
+        assert settings["CONNECTOR_LEGACY_SIGNATURE"].endswith(":-false}")
+
+
+def test_the_worker_writes_exports_where_the_api_reads_them(services: dict[str, dict[str, Any]]) -> None:
+    for name in ("api", "worker"):
+        export_dir = environment(services[name])["EXPORT_DIR"]
+        assert f"exports:{export_dir}" in services[name]["volumes"], name
