@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Sequence
+from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
 
@@ -86,6 +87,17 @@ def temporal_unavailable(reason: str) -> ApiError:
         HTTPStatus.SERVICE_UNAVAILABLE,
         "temporal_unavailable",
         f"Temporal cannot be reached: {reason}",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
+def view_not_answered(kind: str, waited: timedelta) -> ApiError:
+    """A read only a worker answers (a workflow query), with no worker answering: the process is fine, its worker
+    is not there right now."""
+    return ApiError(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "worker_unavailable",
+        f"no worker answered the read of this {kind} within {waited.total_seconds():g} s; retry shortly",
         headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 

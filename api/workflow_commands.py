@@ -9,7 +9,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -31,7 +31,15 @@ from temporalio.types import MethodAsyncSingleParam, MethodSyncNoParam, MethodSy
 from temporalio.workflow import UpdateMethodMultiParam
 
 from api.deps import CurrentPrincipal
-from api.errors import RETRY_AFTER_SECONDS, ApiError, CommandPending, invalid_request, not_found, refusal
+from api.errors import (
+    RETRY_AFTER_SECONDS,
+    ApiError,
+    CommandPending,
+    invalid_request,
+    not_found,
+    refusal,
+    view_not_answered,
+)
 from api.request_id import request_id_of
 
 Clock = Callable[[], Awaitable[datetime]]
@@ -46,6 +54,8 @@ async def wall_clock() -> datetime:
 # Temporal's workflow task timeout (10 s) plus the worker's sticky queue timeout (3 s): a worker that died holding
 # the workflow's task delays a command by that long, and the command should still be answered.
 DEFAULT_COMMAND_WAIT_SECONDS = 15.0
+# A workflow's view is a query its worker answers; without a worker the server would hold it for about 30 s.
+VIEW_QUERY_TIMEOUT = timedelta(seconds=5)
 
 WorkflowT = TypeVar("WorkflowT")
 ViewT = TypeVar("ViewT")
@@ -172,13 +182,14 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         return client.get_workflow_handle_for(self.run, self.workflow_id(ident))
 
     async def fetch_view(self, client: Client, ident: str) -> ViewT:
-        return await self._queried(ident, self.handle(client, ident).query(self.view))
+        return await self._queried(ident, self.handle(client, ident).query(self.view, rpc_timeout=VIEW_QUERY_TIMEOUT))
 
     async def fetch_view_json(self, client: Client, ident: str) -> ViewJson:
         """The view's JSON as the query answered it: for reads that pass it on unchanged."""
         # The query's name is its method's (the views are declared without a name of their own).
         name: str = self.view.__name__  # type: ignore[attr-defined]
-        raw = await self._queried(ident, self.handle(client, ident).query(name, result_type=RawValue))
+        query = self.handle(client, ident).query(name, result_type=RawValue, rpc_timeout=VIEW_QUERY_TIMEOUT)
+        raw = await self._queried(ident, query)
         return ViewJson.of(raw.payload.data)
 
     async def _queried(self, ident: str, query: Awaitable[ResultT]) -> ResultT:
@@ -187,6 +198,8 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise self.not_found(ident) from error
+            if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                raise view_not_answered(self.kind, VIEW_QUERY_TIMEOUT) from error
             raise
 
     async def run_update(
