@@ -54,8 +54,6 @@ async def wall_clock() -> datetime:
 # Temporal's workflow task timeout (10 s) plus the worker's sticky queue timeout (3 s): a worker that died holding
 # the workflow's task delays a command by that long, and the command should still be answered.
 DEFAULT_COMMAND_WAIT_SECONDS = 15.0
-# A workflow's view is a query its worker answers; without a worker the server would hold it for about 30 s.
-VIEW_QUERY_TIMEOUT = timedelta(seconds=5)
 
 WorkflowT = TypeVar("WorkflowT")
 ViewT = TypeVar("ViewT")
@@ -181,25 +179,29 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         # No run id: the latest run, which is the one that matters after continue-as-new.
         return client.get_workflow_handle_for(self.run, self.workflow_id(ident))
 
-    async def fetch_view(self, client: Client, ident: str) -> ViewT:
-        return await self._queried(ident, self.handle(client, ident).query(self.view, rpc_timeout=VIEW_QUERY_TIMEOUT))
+    async def fetch_view(self, client: Client, ident: str, wait: float = DEFAULT_COMMAND_WAIT_SECONDS) -> ViewT:
+        # The view is a query its worker answers: a read waits for it as long as a command would (without a worker
+        # the server would hold the query about 30 s).
+        timeout = timedelta(seconds=wait)
+        return await self._queried(ident, timeout, self.handle(client, ident).query(self.view, rpc_timeout=timeout))
 
-    async def fetch_view_json(self, client: Client, ident: str) -> ViewJson:
+    async def fetch_view_json(self, client: Client, ident: str, wait: float = DEFAULT_COMMAND_WAIT_SECONDS) -> ViewJson:
         """The view's JSON as the query answered it: for reads that pass it on unchanged."""
         # The query's name is its method's (the views are declared without a name of their own).
         name: str = self.view.__name__  # type: ignore[attr-defined]
-        query = self.handle(client, ident).query(name, result_type=RawValue, rpc_timeout=VIEW_QUERY_TIMEOUT)
-        raw = await self._queried(ident, query)
+        timeout = timedelta(seconds=wait)
+        query = self.handle(client, ident).query(name, result_type=RawValue, rpc_timeout=timeout)
+        raw = await self._queried(ident, timeout, query)
         return ViewJson.of(raw.payload.data)
 
-    async def _queried(self, ident: str, query: Awaitable[ResultT]) -> ResultT:
+    async def _queried(self, ident: str, waited: timedelta, query: Awaitable[ResultT]) -> ResultT:
         try:
             return await query
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise self.not_found(ident) from error
             if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-                raise view_not_answered(self.kind, VIEW_QUERY_TIMEOUT) from error
+                raise view_not_answered(self.kind, waited) from error
             raise
 
     async def run_update(

@@ -77,10 +77,10 @@ async def list_onboardings(
 
 @router.get("/{onboarding_id}", response_model=OnboardingView)
 async def get_onboarding(
-    onboarding_id: OnboardingIdPath, principal: CurrentPrincipal, client: TemporalClient
+    onboarding_id: OnboardingIdPath, principal: CurrentPrincipal, client: TemporalClient, settings: AppSettings
 ) -> Response:
     # The view's JSON as the workflow encoded it: nothing to validate or serialise again on the way out.
-    view = await ONBOARDINGS.fetch_view_json(client, onboarding_id)
+    view = await ONBOARDINGS.fetch_view_json(client, onboarding_id, settings.command_wait_seconds)
     if not principal.sees_isv(view.fields["isv"]["id"]):
         raise ONBOARDINGS.not_found(onboarding_id)
     return view.response()

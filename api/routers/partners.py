@@ -50,11 +50,13 @@ async def list_partners(
     return await service.list_partners(client, filters, principal)
 
 
-async def _visible_view(partner_id: PartnerIdPath, principal: CurrentPrincipal, client: TemporalClient) -> PartnerView:
+async def _visible_view(
+    partner_id: PartnerIdPath, principal: CurrentPrincipal, client: TemporalClient, settings: AppSettings
+) -> PartnerView:
     """The partner's view, if the caller may see it; checked before asking, so another's id is never looked up."""
     if not principal.sees_partner(partner_id):
         raise PARTNERS.not_found(partner_id)
-    return await PARTNERS.fetch_view(client, partner_id)
+    return await PARTNERS.fetch_view(client, partner_id, settings.command_wait_seconds)
 
 
 VisibleView = Annotated[PartnerView, Depends(_visible_view)]

@@ -79,10 +79,10 @@ async def list_subscriptions(
 
 
 async def _visible_view(
-    subscription_id: SubscriptionIdPath, principal: CurrentPrincipal, client: TemporalClient
+    subscription_id: SubscriptionIdPath, principal: CurrentPrincipal, client: TemporalClient, settings: AppSettings
 ) -> SubscriptionView:
     """The subscription's view, if the caller may see it: an ISV sees those of its own apps only."""
-    view = await SUBSCRIPTIONS.fetch_view(client, subscription_id)
+    view = await SUBSCRIPTIONS.fetch_view(client, subscription_id, settings.command_wait_seconds)
     if not principal.sees_isv(view.isv_id):
         raise SUBSCRIPTIONS.not_found(subscription_id)
     return view

@@ -21,7 +21,7 @@ from api.app import create_app
 from api.command_trail import CommandsInFlight
 from api.intent_recovery import IntentRecovery
 from api.onboarding_service import ONBOARDINGS
-from api.workflow_commands import VIEW_QUERY_TIMEOUT, CommandRef, start_once
+from api.workflow_commands import CommandRef, start_once
 from domain.ids import onboarding_id, onboarding_workflow_id
 from domain.onboarding.config import StageId
 from domain.onboarding.model import HoldCommand, OnboardingRequest
@@ -221,7 +221,7 @@ async def test_a_command_no_worker_takes_up_answers_503_within_the_command_wait(
     assert waited < 5
 
 
-async def test_a_read_no_worker_answers_is_503_within_seconds(quick: Api):
+async def test_a_read_no_worker_answers_is_503_within_the_command_wait(quick: Api):
     body = quick.request_body()
     onboarding = onboarding_id(ISV_A, body["app"]["id"])
     await quick.env.client.start_workflow(
@@ -238,7 +238,7 @@ async def test_a_read_no_worker_answers_is_503_within_seconds(quick: Api):
         await quick.env.client.get_workflow_handle(onboarding_workflow_id(onboarding)).terminate("test finished")
     assert_error(response, 503, "worker_unavailable")
     assert response.headers["Retry-After"]
-    assert waited < VIEW_QUERY_TIMEOUT.total_seconds() + 3
+    assert waited < 5
 
 
 async def test_the_store_down_answers_503_at_once_and_runs_nothing(api: Api):
