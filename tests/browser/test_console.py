@@ -7,6 +7,8 @@ import uuid
 import zipfile
 from pathlib import Path
 
+from playwright.async_api import expect
+
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from tests.api.conftest import ISV_A, ISV_B, auth, key_of
 from tests.browser.conftest import Console
@@ -189,14 +191,15 @@ async def test_a_partner_manager_puts_an_onboarding_on_hold_and_resumes_it(conso
     await page.get_by_label("Comment or reason").fill("waiting for the ISV's security audit")
     await page.get_by_role("button", name="Put on hold").click()
     await page.get_by_text("Put on hold.").wait_for()
-    assert "on hold" in await page.locator("dl.facts").inner_text()
+    # The facts are read again after the answer: wait for them rather than read them at once.
+    await expect(page.locator("dl.facts")).to_contain_text("on hold")
     await console.open("/onboardings")
     card = page.locator("li.card", has=page.locator(f'a[href="#/onboardings/{onboarding}"]'))
     assert "on hold" in await card.inner_text()
     await console.open(f"/onboardings/{onboarding}")
     await page.get_by_role("button", name="Resume").click()
     await page.get_by_text("Resumed.").wait_for()
-    assert "in progress" in await page.locator("dl.facts").inner_text()
+    await expect(page.locator("dl.facts")).to_contain_text("in progress")
     console.assert_clean()
 
 
