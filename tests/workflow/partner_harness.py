@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -104,11 +105,19 @@ class PartnerHarness:
             )
 
 
+@asynccontextmanager
+async def partner_harness(env: WorkflowEnvironment, database_url: str) -> AsyncIterator[PartnerHarness]:
+    """A worker with settings of its own (the `partners` fixture; the history recorder)."""
+    settings = test_settings(database_url, payout_schedule=False)
+    engine = create_engine(database_url)
+    try:
+        async with create_worker(env.client, settings):
+            yield PartnerHarness(env, settings, engine)
+    finally:
+        await engine.dispose()
+
+
 @pytest_asyncio.fixture
 async def partners(time_skipping_env: WorkflowEnvironment, sqlite_url: str) -> AsyncIterator[PartnerHarness]:
-    settings = test_settings(sqlite_url, payout_schedule=False)
-    engine = create_engine(sqlite_url)
-    harness = PartnerHarness(time_skipping_env, settings, engine)
-    async with create_worker(time_skipping_env.client, settings):
+    async with partner_harness(time_skipping_env, sqlite_url) as harness:
         yield harness
-    await engine.dispose()

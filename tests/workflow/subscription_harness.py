@@ -2,8 +2,10 @@
 
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
@@ -131,12 +133,13 @@ class SubscriptionHarness:
             return list((await connection.execute(query)).all())
 
 
-@pytest_asyncio.fixture
-async def subs(
-    time_skipping_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Any
+@asynccontextmanager
+async def subscription_harness(
+    env: WorkflowEnvironment, database_url: str, export_dir: Path
 ) -> AsyncIterator[SubscriptionHarness]:
-    settings = test_settings(sqlite_url, export_dir=tmp_path / "exports", payout_schedule=False)
-    engine = create_engine(sqlite_url)
+    """A worker with settings of its own and a published app to book (the `subs` fixture; the history recorder)."""
+    settings = test_settings(database_url, export_dir=export_dir, payout_schedule=False)
+    engine = create_engine(database_url)
     app_id = f"crm-{uuid.uuid4().hex[:6]}"
     async with engine.begin() as connection:
         now = datetime.now(UTC)
@@ -157,7 +160,16 @@ async def subs(
                 published_at=now,
             )
         )
-    harness = SubscriptionHarness(time_skipping_env, settings, engine, app_id)
-    async with create_worker(time_skipping_env.client, settings):
+    try:
+        async with create_worker(env.client, settings):
+            yield SubscriptionHarness(env, settings, engine, app_id)
+    finally:
+        await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def subs(
+    time_skipping_env: WorkflowEnvironment, sqlite_url: str, tmp_path: Path
+) -> AsyncIterator[SubscriptionHarness]:
+    async with subscription_harness(time_skipping_env, sqlite_url, tmp_path / "exports") as harness:
         yield harness
-    await engine.dispose()

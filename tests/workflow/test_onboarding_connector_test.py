@@ -1,20 +1,16 @@
 """The integration criterion "connector test passed" is a real signed call to the registered endpoint."""
 
 import socket
-from pathlib import Path
 
 import pytest
-from temporalio.client import WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
-from temporalio.worker import Replayer
 
 from domain.onboarding.config import CONNECTOR_TEST_ITEM, ENDPOINT_ITEM, StageId
 from domain.onboarding.model import ChecklistCommand
 from tests.workflow.conftest import PM, Harness, walk_to
-from worker import WORKFLOWS, data_converter, workflow_runner
+from tests.workflow.replay import HISTORIES, assert_replays, load_history
 from workflows.onboarding import OnboardingWorkflow
-
-HISTORIES = Path(__file__).parent / "histories"
 
 
 def closed_port() -> int:
@@ -79,9 +75,4 @@ async def test_registering_a_new_endpoint_makes_the_connector_test_due_again(har
 
 async def test_an_onboarding_recorded_before_the_real_connector_test_still_replays():
     """Running executions from before the change must not break: `workflow.patched` keeps their history valid."""
-    history = WorkflowHistory.from_json(
-        "onboarding-acme-legacy-crm", (HISTORIES / "onboarding_before_connector_test.json").read_text()
-    )
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
-    result = await replayer.replay_workflow(history)
-    assert result.replay_failure is None
+    await assert_replays(load_history(HISTORIES / "onboarding_before_connector_test.json"))

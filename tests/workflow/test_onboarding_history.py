@@ -1,11 +1,9 @@
 """Histories stay bounded and replayable: continue-as-new keeps the whole onboarding; replay is deterministic."""
 
-from temporalio.worker import Replayer
-
 from domain.onboarding.config import StageId
 from domain.onboarding.model import AdvanceCommand, ChecklistCommand, OnboardingStatus, OnboardingView
 from tests.workflow.conftest import PM, Harness, tick_stage, walk_to
-from worker import WORKFLOWS, data_converter, workflow_runner
+from tests.workflow.replay import assert_replays
 from workflows.onboarding import OnboardingWorkflow
 
 
@@ -42,7 +40,4 @@ async def test_a_finished_onboarding_replays_without_nondeterminism(harness: Har
     await handle.execute_update(OnboardingWorkflow.advance, AdvanceCommand(actor=PM))
     await handle.result()
 
-    history = await handle.fetch_history()
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
-    result = await replayer.replay_workflow(history)
-    assert result.replay_failure is None
+    await assert_replays(await handle.fetch_history())

@@ -2,22 +2,9 @@
 more), and before a lifecycle step's snapshot and ISV connector call became one, still replay: `workflow.patched`
 keeps running executions on the path they started on."""
 
-from pathlib import Path
-
 import pytest
-from temporalio.client import WorkflowHistory
-from temporalio.worker import Replayer
 
-from worker import WORKFLOWS, data_converter, workflow_runner
-
-HISTORIES = Path(__file__).parent / "histories"
-
-
-async def assert_replays(recorded: str) -> None:
-    history = WorkflowHistory.from_json("subscription-recorded", (HISTORIES / recorded).read_text())
-    replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(), workflow_runner=workflow_runner())
-    result = await replayer.replay_workflow(history)
-    assert result.replay_failure is None
+from tests.workflow.replay import HISTORIES, assert_replays, load_history
 
 
 @pytest.mark.parametrize(
@@ -33,7 +20,7 @@ async def assert_replays(recorded: str) -> None:
     ],
 )
 async def test_a_subscription_recorded_before_one_activity_per_billing_period_still_replays(recorded: str):
-    await assert_replays(recorded)
+    await assert_replays(load_history(HISTORIES / recorded))
 
 
 @pytest.mark.parametrize(
@@ -49,4 +36,4 @@ async def test_a_subscription_recorded_before_one_activity_per_billing_period_st
 async def test_a_subscription_recorded_before_snapshot_and_connector_call_were_one_activity_still_replays(
     recorded: str,
 ):
-    await assert_replays(recorded)
+    await assert_replays(load_history(HISTORIES / recorded))
