@@ -25,6 +25,7 @@ import telemetry
 from activities.billing import BillingActivities
 from activities.connector import ConnectorActivities
 from activities.onboarding import OnboardingActivities
+from activities.partner_backtests import PartnerBacktestActivities
 from activities.partners import PartnerActivities
 from activities.payouts import PayoutActivities
 from activities.sandbox_gateway import SandboxGateway
@@ -42,6 +43,7 @@ from workflows.effects import ACTIVITY_TIMEOUT
 from workflows.onboarding import OnboardingWorkflow
 from workflows.partner import PartnerProgramWorkflow
 from workflows.payout import PayoutWorkflow
+from workflows.policy_backtest import PolicyBacktestWorkflow
 from workflows.subscription import SubscriptionWorkflow
 
 logger = logging.getLogger(__name__)
@@ -51,7 +53,7 @@ STICKY_TIMEOUT = timedelta(seconds=3)
 # timeout, so a burst of writers is served in turn instead of failing attempts that are then retried.
 WRITER_TURN_TIMEOUT = ACTIVITY_TIMEOUT - timedelta(seconds=5)
 
-WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow, PartnerProgramWorkflow]
+WORKFLOWS = [OnboardingWorkflow, SubscriptionWorkflow, PayoutWorkflow, PartnerProgramWorkflow, PolicyBacktestWorkflow]
 
 # Pure modules shared with the workflows; passing them through keeps the sandbox from re-importing
 # pydantic models (and the e-mail validator they load lazily) for every run. OpenTelemetry's context is process-wide
@@ -125,6 +127,7 @@ def create_worker(client: Client, settings: Settings | None = None, **worker_opt
     )
     payouts = PayoutActivities(sessions, gateway)
     partners = PartnerActivities(sessions)
+    backtests = PartnerBacktestActivities(sessions)
     # The sandbox resends the webhooks its receiver has not taken yet (docs/payments-sandbox.md).
     resends = PeriodicJob("sandbox-webhook-resends", RESEND_INTERVAL_SECONDS, gateway.outbox.resend_due)
     return PartnerflowWorker(
@@ -163,6 +166,10 @@ def create_worker(client: Client, settings: Settings | None = None, **worker_opt
             partners.measure_quality,
             partners.record_quality_report,
             partners.record_review,
+            backtests.count_partners,
+            backtests.load_partner_years,
+            backtests.record_lines,
+            backtests.complete,
         ],
         **worker_options,
     )

@@ -35,3 +35,9 @@ RECORD_TIER_DECISION = "partner.record_tier_decision"
 MEASURE_QUALITY = "partner.measure_quality"
 RECORD_QUALITY_REPORT = "partner.record_quality_report"
 RECORD_REVIEW = "partner.record_review"
+
+# Partner policy backtests
+COUNT_BACKTEST_PARTNERS = "partner_backtest.count_partners"
+LOAD_PARTNER_YEARS = "partner_backtest.load_partner_years"
+RECORD_BACKTEST_LINES = "partner_backtest.record_lines"
+COMPLETE_BACKTEST = "partner_backtest.complete"

@@ -26,6 +26,7 @@ from api.routers import (
     health,
     metrics,
     onboardings,
+    partner_backtests,
     partners,
     payouts,
     reports,
@@ -115,6 +116,7 @@ def create_app(
     api.include_router(subscriptions.router)
     api.include_router(webhooks.router)
     api.include_router(payouts.router)
+    api.include_router(partner_backtests.router)
     api.include_router(partners.router)
     api.include_router(workflow_history.router)
     api.include_router(audit.router)

@@ -4,7 +4,8 @@ this job asks where the command would have taken effect whether it did, and reco
 
 - a start: the workflow's latest run names the command in its memo (api/workflow_commands.py `start_once`);
 - an Update: Temporal keeps every Update it accepted under its id, with its outcome;
-- a store write (a usage report, a payment webhook, an app's rotated signing secret): the row names its command.
+- a store write (a usage report, a payment webhook, an app's rotated signing secret, a partner policy backtest): the
+  row names its command.
 
 A command found nowhere did not take effect, and its entry says so. One still being carried out (an accepted
 Update not yet completed) is looked at again on the next run.
@@ -104,6 +105,11 @@ class IntentRecovery:
             query = select(models.AppSigningSecret.generation).where(
                 models.AppSigningSecret.created_by == intent.subject,
                 models.AppSigningSecret.command_id == intent.command_id,
+            )
+        elif intent.action == "partner.backtest":
+            query = select(models.PartnerBacktest.year).where(  # any non-null column: the row is there
+                models.PartnerBacktest.created_by == intent.subject,
+                models.PartnerBacktest.command_id == intent.command_id,
             )
         else:
             query = select(models.UsageReport.id).where(

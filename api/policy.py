@@ -131,6 +131,11 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/api/v1/partners"): _command(A.PARTNER_ENROL, "partner.enrol", "partner-{body[id]}", Effect.START),
     ("GET", "/api/v1/partners"): _read(A.PARTNER_READ),
     ("GET", "/api/v1/partners/{partner_id}"): _read(A.PARTNER_READ),
+    ("POST", "/api/v1/partners/backtests"): _command(
+        A.PARTNER_BACKTEST, "partner.backtest", "partner-backtests-{body[year]}", Effect.STORE
+    ),
+    ("GET", "/api/v1/partners/backtests/{backtest_id}"): _read(A.PARTNER_BACKTEST),
+    ("GET", "/api/v1/partners/backtests/{backtest_id}/csv"): _read(A.PARTNER_BACKTEST),
     ("GET", "/api/v1/partners/{partner_id}/quality-reports"): _read(A.PARTNER_READ),
     ("POST", "/api/v1/partners/{partner_id}/contracts"): _command(
         A.PARTNER_COMMAND, "partner.record_contract", _PARTNER

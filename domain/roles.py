@@ -28,6 +28,7 @@ class Action(StrEnum):
     PARTNER_ENROL = "partner.enrol"
     PARTNER_COMMAND = "partner.command"
     PARTNER_READ = "partner.read"
+    PARTNER_BACKTEST = "partner.backtest"
     USAGE_REPORT = "usage.report"
     APP_SIGNING_SECRET = "app.signing_secret"
     AUDIT_READ = "audit.read"
@@ -54,6 +55,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.PARTNER_COMMAND: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER}),
     # A channel partner reads its own record and quality reports only (the API scopes reads and lists by its id).
     Action.PARTNER_READ: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER, Role.AUDITOR, Role.CHANNEL_PARTNER}),
+    # Replaying a programme year under another policy: the programme's own staff.
+    Action.PARTNER_BACKTEST: frozenset({Role.ADMIN, Role.ACCOUNT_MANAGER}),
     # Usage of what a partner's customers booked, as operators and ISVs report it (ISVs for their own apps only).
     Action.USAGE_REPORT: frozenset({Role.ADMIN, Role.OPERATOR, Role.ISV}),
     # An app's secret for its connector calls: its own ISV reads and rotates it (the API scopes it to the ISV's apps).

@@ -411,6 +411,46 @@ class PartnerReviewEvent(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class PartnerBacktest(Base):
+    """A policy backtest of one programme year: what was asked, how far it is, and its totals once done."""
+
+    __tablename__ = "partner_backtests"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSON)  # the whole alternative policy, as replayed
+    status: Mapped[str] = mapped_column(String(16))
+    partners_total: Mapped[int | None] = mapped_column(Integer)
+    partners_done: Mapped[int] = mapped_column(Integer, default=0)
+    totals: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(200))
+    command_id: Mapped[str] = mapped_column(String(200))  # the command that asked for it (recovery finds it so)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PartnerBacktestLine(Base):
+    """One partner's year in a backtest, under today's policy and the alternative."""
+
+    __tablename__ = "partner_backtest_lines"
+    __table_args__ = (UniqueConstraint("backtest_id", "partner_id", name="uq_partner_backtest_lines_partner"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    backtest_id: Mapped[str] = mapped_column(String(40), index=True)
+    partner_id: Mapped[str] = mapped_column(String(63))
+    start_tier: Mapped[str] = mapped_column(String(16))
+    points_today: Mapped[int] = mapped_column(BigInteger)
+    points_alternative: Mapped[int] = mapped_column(BigInteger)
+    tier_today: Mapped[str | None] = mapped_column(String(16))
+    tier_alternative: Mapped[str | None] = mapped_column(String(16))
+    change_today: Mapped[str | None] = mapped_column(String(16))
+    change_alternative: Mapped[str | None] = mapped_column(String(16))
+    reviews_today: Mapped[int] = mapped_column(Integer)
+    reviews_alternative: Mapped[int] = mapped_column(Integer)
+    move: Mapped[str] = mapped_column(String(16))
+    why: Mapped[str] = mapped_column(Text)
+
+
 AUDIT_BUSINESS_IDS = ("onboarding_id", "app_id", "isv_id", "subscription_id", "customer_id", "partner_id")
 
 

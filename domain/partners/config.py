@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Tier(StrEnum):
@@ -33,11 +33,11 @@ class ContractKind(StrEnum):
 class PointsRule(BaseModel):
     """Points of one contract event: a base, per unit, and per euro of monthly value (valuable tariffs earn more)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    base: int = 0
-    per_unit: int = 0
-    per_euro_monthly: float = 0.0
+    base: int = Field(default=0, ge=0, le=10_000_000)
+    per_unit: int = Field(default=0, ge=0, le=10_000_000)
+    per_euro_monthly: float = Field(default=0.0, ge=0, le=10_000, allow_inf_nan=False)
 
 
 class QualityThresholds(BaseModel):
