@@ -20,6 +20,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
 
+from api import partner_backtests
+from api.workflow_commands import CommandRef
 from devstack import time_skipping_server
 from domain.ids import partner_workflow_id
 from domain.onboarding.config import StageId
@@ -30,7 +32,10 @@ from domain.onboarding.model import (
     RejectCommand,
     ResumeCommand,
 )
+from domain.partners.backtest import BacktestRequest
+from domain.partners.config import Tier
 from domain.partners.model import DecideReview, PartnerStatus, ReviewDecision
+from domain.partners.policy import PartnerPolicy
 from domain.payments import TokenizedMethod
 from domain.payouts import StatementStatus, payout_workflow_id
 from domain.subscription.model import (
@@ -170,7 +175,7 @@ async def partners(env: WorkflowEnvironment, database_url: str, workdir: Path) -
         # Points, the year end (a tier decision, continued as new), three bad quarters, a review, terminated.
         handle = await harness.enrol(last_year_points=0)
         await harness.record(handle, licences("lic-1", 160))
-        await close_first_year(harness, handle)
+        year = await close_first_year(harness, handle)
         await bad_quarters(harness, handle, 3)
         expect((await harness.view(handle)).open_review is not None, "partner: no termination review")
         latest = harness.latest(handle)
@@ -180,7 +185,18 @@ async def partners(env: WorkflowEnvironment, database_url: str, workdir: Path) -
         )
         expect((await latest.result()).status == PartnerStatus.TERMINATED, "partner: not terminated")
         partner = (await harness.view(handle)).id
-        return await chain(harness.client, partner_workflow_id(partner), "partner_year_end_review_terminated", 2)
+        recorded = await chain(harness.client, partner_workflow_id(partner), "partner_year_end_review_terminated", 2)
+
+        # That year replayed under a stricter policy (its 8,000 points fall short of advanced), as the API starts it.
+        stricter = BacktestRequest(year=year, policy=PartnerPolicy(tier_thresholds={Tier.ADVANCED: 9_000}))
+        command = CommandRef(actor=ACCOUNT_MANAGER, command_id="record-histories", at=await harness.now())
+        sessions, queue = create_session_factory(harness.engine), harness.settings.task_queue
+        started = await partner_backtests.start(harness.client, sessions, queue, stricter, command)
+        backtest = harness.client.get_workflow_handle(partner_backtests.workflow_id(started.id))
+        await backtest.result()
+        lines = (await partner_backtests.read(sessions, started.id)).lines or []
+        expect([line.move for line in lines] == ["lower"], f"backtest: {[line.move for line in lines]}")
+        return recorded | {"policy_backtest_stricter_year": await backtest.fetch_history()}
 
 
 async def payouts(env: WorkflowEnvironment, database_url: str, workdir: Path) -> Recorded:
@@ -201,7 +217,7 @@ async def payouts(env: WorkflowEnvironment, database_url: str, workdir: Path) ->
 RECORDERS: dict[str, Recorder] = {
     "onboarding": onboardings,
     "subscription": subscriptions,
-    "partner": partners,
+    "partner": partners,  # and a policy backtest of the partner's year
     "payout": payouts,
 }
 
