@@ -127,6 +127,20 @@ _CHANGES: dict[str, Callable[[Exchange], Changes]] = {
         e, export_id=("answer", "exports", -1, "export_id"), fee_invoice=("answer", "exports", -1, "fee_invoice")
     ),
     "subscription.reinstate": lambda e: _picked(e, status=("answer", "status")),
+    "subscription.uncancel": lambda e: _picked(
+        e, status=("answer", "status"), renews_at=("answer", "current_term_end")
+    ),
+    # At once (the answer's plan and proration), or at the term's end (`scheduled_plan_change`).
+    "subscription.change_plan": lambda e: _picked(
+        e,
+        requested_term_months=("body", "term_months"),
+        term_months=("answer", "term_months"),
+        monthly_price_cents=("answer", "monthly_price_cents"),
+        pending_proration_cents=("answer", "pending_proration_cents"),
+        scheduled_term_months=("answer", "scheduled_plan_change", "term_months"),
+        scheduled_monthly_price_cents=("answer", "scheduled_plan_change", "monthly_price_cents"),
+        scheduled_for=("answer", "scheduled_plan_change", "effective_at"),
+    ),
     "payment.webhook": lambda e: _picked(
         e,
         event_type=("body", "type"),

@@ -118,6 +118,12 @@ ROUTE_POLICY: dict[tuple[str, str], RoutePolicy] = {
     ("POST", "/api/v1/subscriptions/{subscription_id}/reinstate"): _command(
         A.SUBSCRIPTION_COMMAND, "subscription.reinstate", _SUBSCRIPTION
     ),
+    ("POST", "/api/v1/subscriptions/{subscription_id}/uncancel"): _command(
+        A.SUBSCRIPTION_COMMAND, "subscription.uncancel", _SUBSCRIPTION
+    ),
+    ("POST", "/api/v1/subscriptions/{subscription_id}/plan"): _command(
+        A.SUBSCRIPTION_COMMAND, "subscription.change_plan", _SUBSCRIPTION
+    ),
     ("POST", "/api/v1/payments/webhook"): RoutePolicy(
         None, "payment.webhook", "subscription-{body[subscription_id]}", "payment-provider", effect=Effect.STORE
     ),

@@ -6,9 +6,10 @@ Command bodies leave out `actor`: the API fills it in from the authenticated cal
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from api.schemas import PageQuery
+from domain.catalogue import MARKETPLACE
 from domain.ids import ONBOARDING_ID_PATTERN, Slug
 from domain.onboarding.model import Comment
 from domain.subscription.model import InvoiceKind, InvoiceStatus, PaymentEvent, SubscriptionStatus
@@ -43,6 +44,23 @@ class ExportRequestBody(_Body):
 
 class ReinstateBody(_Body):
     comment: Comment | None = None
+
+
+class UncancelBody(_Body):
+    """Empty: withdraws the cancellation scheduled for the term's end."""
+
+
+class PlanChangeBody(_Body):
+    """The app's plan to change to, by its term; its price is the catalogue's at the change."""
+
+    term_months: int = Field(json_schema_extra={"enum": list(MARKETPLACE.contract_terms_months)})
+
+    @field_validator("term_months")
+    @classmethod
+    def _term_is_offered(cls, term: int) -> int:
+        if term not in MARKETPLACE.contract_terms_months:
+            raise ValueError(f"term_months must be one of {list(MARKETPLACE.contract_terms_months)}")
+        return term
 
 
 # --- reads -----------------------------------------------------------------------------------

@@ -48,31 +48,36 @@ SUBSCRIPTIONS = WorkflowResource[SubscriptionWorkflow, SubscriptionView](
 
 async def booked_plan(sessions: async_sessionmaker[AsyncSession], request: BookingRequest) -> BookedPlan:
     """The catalogue's terms for the booked app and term, which the contract then keeps for its life."""
+    return await catalogue_plan(sessions, request.app_id, request.term_months)
+
+
+async def catalogue_plan(sessions: async_sessionmaker[AsyncSession], app_id: str, term_months: int) -> BookedPlan:
+    """The app's plan for `term_months` as the catalogue offers it now; 409 if the app or the plan is not offered."""
     async with sessions() as session:
-        app = await session.get(models.App, request.app_id)
+        app = await session.get(models.App, app_id)
     if app is None:
         # The catalogue holds published apps only: one still in onboarding (or none at all) is not bookable.
         raise ApiError(
             HTTPStatus.CONFLICT,
             "app_not_live",
-            f"app {request.app_id} is not live in the catalogue; only published apps can be booked",
-            {"app_id": request.app_id},
+            f"app {app_id} is not live in the catalogue; only published apps can be booked",
+            {"app_id": app_id},
         )
     prices = {plan.term_months: plan.monthly_price_cents for plan in app.plans}
-    if request.term_months not in prices:
+    if term_months not in prices:
         offered = sorted(prices)
         raise ApiError(
             HTTPStatus.CONFLICT,
             "plan_not_offered",
-            f"app {app.id} offers terms of {', '.join(map(str, offered))} months, not {request.term_months}",
-            {"app_id": app.id, "term_months": request.term_months, "offered_terms": offered},
+            f"app {app.id} offers terms of {', '.join(map(str, offered))} months, not {term_months}",
+            {"app_id": app.id, "term_months": term_months, "offered_terms": offered},
         )
     return BookedPlan(
         app_id=app.id,
         app_name=app.name,
         isv_id=app.isv_id,
-        term_months=request.term_months,
-        monthly_price_cents=prices[request.term_months],
+        term_months=term_months,
+        monthly_price_cents=prices[term_months],
         revenue_share_percent=float(app.revenue_share_percent),
         trial_days=app.trial_days,
     )

@@ -11,6 +11,12 @@ def percent_of(cents: int, percent: float | Decimal) -> int:
     return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def pro_rata_cents(cents: int, part: int, whole: int) -> int:
+    """`part`/`whole` of `cents`, rounded half up to a whole cent (commercial rounding)."""
+    exact = Decimal(cents) * Decimal(part) / Decimal(whole)
+    return int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
 class InvoiceAmounts(BaseModel):
     net_cents: int
     vat_cents: int

@@ -14,10 +14,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.subscription.model import (
         CancelCommand,
         ChangePaymentMethodCommand,
+        ChangePlanCommand,
         ExportRequestCommand,
         PaymentEvent,
         ReinstateCommand,
         SubscriptionView,
+        UncancelCommand,
     )
     from domain.subscription.model import SubscriptionInput as SubscriptionInput  # re-exported for clients
     from workflows.subscription_process import SubscriptionProcess
@@ -73,3 +75,19 @@ class SubscriptionWorkflow:
     @reinstate.validator
     def _validate_reinstate(self, command: ReinstateCommand) -> None:
         self._process.validate_reinstate(command)
+
+    @workflow.update
+    async def uncancel(self, command: UncancelCommand) -> SubscriptionView:
+        return await self._process.uncancel(command)
+
+    @uncancel.validator
+    def _validate_uncancel(self, command: UncancelCommand) -> None:
+        self._process.validate_uncancel(command)
+
+    @workflow.update
+    async def change_plan(self, command: ChangePlanCommand) -> SubscriptionView:
+        return await self._process.change_plan(command)
+
+    @change_plan.validator
+    def _validate_change_plan(self, command: ChangePlanCommand) -> None:
+        self._process.validate_change_plan(command)

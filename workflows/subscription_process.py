@@ -22,12 +22,13 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 from activities import names
 from domain.ids import partner_workflow_id
-from domain.subscription import payments, records, rules
+from domain.subscription import payments, plans, records, rules
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.history import note
 from domain.subscription.model import (
     CancelCommand,
     ChangePaymentMethodCommand,
+    ChangePlanCommand,
     ChargeResult,
     ConnectorAction,
     ConnectorCall,
@@ -48,6 +49,7 @@ from domain.subscription.model import (
     SubscriptionStatus,
     SubscriptionView,
     SuspensionReason,
+    UncancelCommand,
 )
 from workflows import search_attributes as sa
 from workflows.effects import SearchAttributePublisher, run_activity
@@ -63,6 +65,9 @@ RECORD_WITH_NOTICE = "record-subscription-with-notice"
 # A lifecycle step that changes the subscription and tells the ISV (provision, suspend, deprovision) records its
 # snapshot and calls the ISV connector in one activity, instead of two.
 RECORD_AND_CALL = "record-and-call-connector-in-one-activity"
+# A timer some days before the trial ends, for the customer's notice and the ISV's `trial_will_end` connector event.
+# (Plan changes and uncancel are Updates of their own and need no patch: runs that predate them never received one.)
+TRIAL_ENDING_NOTICE = "trial-ending-notice"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -94,12 +99,16 @@ class SubscriptionProcess:
             self._state = rules.book(input.subscription_id, input.request, input.plan, input.actor, booked_at)
             self._carried_over = False
         self._changed = False
+        self._trial_notice = False  # decided when the run starts (workflow.patched)
         self._inbox: list[PaymentEvent] = []
         self._collecting = asyncio.Lock()
         self._search_attributes = SearchAttributePublisher()
 
     async def run(self) -> SubscriptionView:
         self._publish()
+        # Only a run in its trial asks, so other runs' histories carry no marker they do not need.
+        trialing = self._state.status == SubscriptionStatus.TRIALING and not self._state.trial_ending_noticed
+        self._trial_notice = trialing and workflow.patched(TRIAL_ENDING_NOTICE)
         if not self._carried_over:
             if workflow.patched(RECORD_AND_CALL):
                 await self._connector(ConnectorAction.PROVISION, snapshot=self._snapshot())
@@ -126,9 +135,9 @@ class SubscriptionProcess:
 
     async def _wait_for_change_or_deadline(self) -> None:
         self._changed = False
-        if rules.due_step(self._state, workflow.now()) is not None or self._inbox:
+        if self._due_step() is not None or self._inbox:
             return
-        deadline = rules.next_deadline(self._state)
+        deadline = rules.next_deadline(self._state, trial_notice=self._trial_notice)
         timeout = None if deadline is None else max(deadline - workflow.now(), timedelta(seconds=1))
         # A timeout is the deadline arriving, which the caller then handles.
         with contextlib.suppress(TimeoutError):
@@ -139,9 +148,11 @@ class SubscriptionProcess:
 
     async def _do_due_steps(self) -> bool:
         """Performs every step whose time has come; True when the contract renewed (time to continue as new)."""
-        while (step := rules.due_step(self._state, workflow.now())) is not None:
+        while (step := self._due_step()) is not None:
             now = workflow.now()
             match step:
+                case rules.Step.TRIAL_ENDING_NOTICE:
+                    await self._notice_trial_ending()
                 # Timer-driven changes take effect at their scheduled instant, not when the timer was served.
                 case rules.Step.TRIAL_END if self._state.payment_method is not None:
                     rules.start_contract(self._state, "system", self._state.trial_ends_at)
@@ -174,6 +185,19 @@ class SubscriptionProcess:
                     await self._terminate(now)
             self._publish()
         return False
+
+    def _due_step(self) -> rules.Step | None:
+        return rules.due_step(self._state, workflow.now(), trial_notice=self._trial_notice)
+
+    async def _notice_trial_ending(self) -> None:
+        """Once per booking: the flag is carried by continue-as-new, the notice's key and the event id by retries."""
+        self._state.trial_ending_noticed = True
+        now = workflow.now()
+        detail = "no payment method on file" if self._state.payment_method is None else "payment method on file"
+        note(self._state, "system", "trial_ending_noticed", now, detail)
+        notice = records.trial_ending_notice(self._state, now)
+        payload = records.trial_ending_payload(self._state)
+        await self._connector(ConnectorAction.TRIAL_WILL_END, payload, snapshot=self._snapshot(), notice=notice)
 
     # --- billing and payments -----------------------------------------------------------------
 
@@ -346,6 +370,23 @@ class SubscriptionProcess:
 
     def validate_cancel(self, command: CancelCommand) -> None:
         self._check(rules.check_cancel, command)
+
+    async def uncancel(self, command: UncancelCommand) -> SubscriptionView:
+        rules.apply_uncancel(self._state, command, workflow.now())
+        await self._record()
+        return self._changed_view()
+
+    def validate_uncancel(self, command: UncancelCommand) -> None:
+        now = workflow.now()
+        self._check(lambda state, checked: rules.check_uncancel(state, checked, now), command)
+
+    async def change_plan(self, command: ChangePlanCommand) -> SubscriptionView:
+        plans.apply_change_plan(self._state, command, workflow.now())
+        await self._record()
+        return self._changed_view()
+
+    def validate_change_plan(self, command: ChangePlanCommand) -> None:
+        self._check(plans.check_change_plan, command)
 
     async def change_payment_method(self, command: ChangePaymentMethodCommand) -> SubscriptionView:
         rules.apply_change_payment_method(self._state, command, workflow.now())

@@ -19,9 +19,11 @@ from api.subscription_schemas import (
     CancelBody,
     ExportRequestBody,
     InvoiceList,
+    PlanChangeBody,
     ReinstateBody,
     SubscriptionFilters,
     SubscriptionPage,
+    UncancelBody,
 )
 from api.subscription_service import SUBSCRIPTIONS
 from api.visibility import list_page
@@ -31,9 +33,11 @@ from domain.subscription.model import (
     BookingRequest,
     CancelCommand,
     ChangePaymentMethodCommand,
+    ChangePlanCommand,
     ExportRequestCommand,
     ReinstateCommand,
     SubscriptionView,
+    UncancelCommand,
 )
 from workflows import search_attributes as sa
 from workflows.subscription import SubscriptionWorkflow
@@ -176,3 +180,24 @@ async def reinstate(
 ) -> SubscriptionView:
     command = ReinstateCommand(actor=commands.actor, comment=body.comment if body else None)
     return await commands.run(SubscriptionWorkflow.reinstate, command)
+
+
+@router.post("/{subscription_id}/uncancel")
+async def uncancel(
+    commands: SubscriptionCommands, body: Annotated[UncancelBody | None, Body()] = None
+) -> SubscriptionView:
+    """Withdraws a cancellation scheduled for the term's end, until then: the contract renews as before."""
+    return await commands.run(SubscriptionWorkflow.uncancel, UncancelCommand(actor=commands.actor))
+
+
+@router.post("/{subscription_id}/plan")
+async def change_plan(body: PlanChangeBody, commands: SubscriptionCommands, sessions: Sessions) -> SubscriptionView:
+    """Changes to the app's plan for `term_months`, at the catalogue's price now: an upgrade (a longer term, or a
+    dearer price at the same term) applies at once and its proration is billed with the next invoice; a downgrade
+    applies when the current term ends (`scheduled_plan_change`). In the trial any change applies at once."""
+    current = await SUBSCRIPTIONS.fetch_view(commands.client, commands.ident, commands.wait)
+    plan = await service.catalogue_plan(sessions, current.app_id, body.term_months)
+    command = ChangePlanCommand(
+        actor=commands.actor, term_months=plan.term_months, monthly_price_cents=plan.monthly_price_cents
+    )
+    return await commands.run(SubscriptionWorkflow.change_plan, command)

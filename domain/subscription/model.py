@@ -106,6 +106,8 @@ class Invoice(BaseModel):
     period_start: datetime | None = None
     period_end: datetime | None = None
     amounts: InvoiceAmounts
+    # Of `amounts.net_cents`: a plan change's proration (a charge, or a credit below zero) billed with this period.
+    proration_cents: int = 0
     status: InvoiceStatus = InvoiceStatus.OPEN
     payment_id: str | None = None
     attempts: int = 0
@@ -136,6 +138,14 @@ class ExportRecord(BaseModel):
     size_bytes: int | None = None
 
 
+class ScheduledPlanChange(BaseModel):
+    """A downgrade, which takes effect when the current term ends."""
+
+    term_months: int
+    monthly_price_cents: int
+    effective_at: datetime
+
+
 class SubscriptionState(BaseModel):
     id: str
     customer: Customer
@@ -149,6 +159,9 @@ class SubscriptionState(BaseModel):
     contract_started_at: datetime | None = None
     term_started_at: datetime | None = None
     term_number: int = 0
+    # The contract's months before the current term, kept once a plan change made terms differ in length; None: the
+    # earlier terms all had the plan's length.
+    months_before_term: int | None = None
     period_index: int = 0  # the next billing period of the current term to invoice
     next_invoice_at: datetime | None = None
     cancel_requested_at: datetime | None = None
@@ -162,6 +175,10 @@ class SubscriptionState(BaseModel):
     last_invoice: Invoice | None = None
     dunning: Dunning | None = None
     partner_points_signalled: bool = False
+    trial_ending_noticed: bool = False
+    scheduled_plan_change: ScheduledPlanChange | None = None
+    # A plan change's proration not yet invoiced: billed (or credited, below zero) with the next period's invoice.
+    pending_proration_cents: int = 0
     exports: list[ExportRecord] = Field(default_factory=list)
     history: list[HistoryEntry] = Field(default_factory=list)
     seen_payment_events: list[str] = Field(default_factory=list)
@@ -202,6 +219,17 @@ class ExportRequestCommand(SubscriptionCommand):
 
 class ReinstateCommand(SubscriptionCommand):
     comment: Comment | None = None
+
+
+class UncancelCommand(SubscriptionCommand):
+    pass
+
+
+class ChangePlanCommand(SubscriptionCommand):
+    """The app's plan for `term_months`, at the catalogue's price when the change is asked for."""
+
+    term_months: int
+    monthly_price_cents: int
 
 
 class PaymentEventType(StrEnum):
@@ -262,6 +290,9 @@ class SubscriptionView(BaseModel):
     invoices_issued: int
     exports: list[ExportRecord]
     history: list[HistoryEntry]
+    # Absent from the answers of workers that predate them.
+    scheduled_plan_change: ScheduledPlanChange | None = None
+    pending_proration_cents: int = 0
 
 
 # What the subscription hands its activities.
@@ -370,6 +401,7 @@ class ConnectorAction(StrEnum):
     REINSTATE = "reinstate"
     EXPORT = "export"
     DEPROVISION = "deprovision"
+    TRIAL_WILL_END = "trial_will_end"  # a notice only: nothing for the ISV to change yet
     TEST = "test"
 
 

@@ -4,7 +4,7 @@ from datetime import datetime
 
 from domain.partners.config import ContractKind
 from domain.partners.model import SignalledContractEvent
-from domain.payments import PaymentMethod
+from domain.payments import PaymentMethod, masked
 from domain.subscription.config import SUBSCRIPTIONS
 from domain.subscription.model import (
     ChargeRequest,
@@ -151,6 +151,29 @@ def notification(
         message=message,
         at=at,
     )
+
+
+def trial_ending_notice(state: SubscriptionState, at: datetime) -> NotificationRecord:
+    """Tells the customer the trial ends, and what follows: the paid contract, or suspend mode without a method."""
+    ends = f"{state.trial_ends_at:%Y-%m-%d %H:%M} UTC"
+    trial = f"the trial of {state.plan.app_name} (subscription {state.id}) ends on {ends}"
+    if state.payment_method is None:
+        message = f"{trial}; no payment method is on file: without one the subscription goes into suspend mode then"
+    else:
+        message = (
+            f"{trial}; the paid {state.plan.term_months}-month contract then starts at "
+            f"{state.plan.monthly_price_cents} cents a month net, paid by {masked(state.payment_method)}"
+        )
+    return notification(state, "trial-ending", "trial_ending", message, at)
+
+
+def trial_ending_payload(state: SubscriptionState) -> dict[str, object]:
+    """What the ISV's connector hears with `trial_will_end`: ids and dates, no personal data."""
+    return {
+        "trial_ends_at": state.trial_ends_at.isoformat(),
+        "payment_method_on_file": state.payment_method is not None,
+        "term_months": state.plan.term_months,
+    }
 
 
 def partner_points_event(state: SubscriptionState) -> SignalledContractEvent:

@@ -27,10 +27,12 @@ from domain.subscription.model import (
     InvoiceKind,
     InvoiceStatus,
     ReinstateCommand,
+    ScheduledPlanChange,
     SubscriptionState,
     SubscriptionStatus,
     SubscriptionView,
     SuspensionReason,
+    UncancelCommand,
     check_method_fits_customer,
 )
 
@@ -71,6 +73,7 @@ REINSTATABLE = frozenset({SuspensionReason.NON_PAYMENT, SuspensionReason.NO_PAYM
 class Step(StrEnum):
     """Timer-driven work that is due."""
 
+    TRIAL_ENDING_NOTICE = "trial_ending_notice"
     TRIAL_END = "trial_end"
     INVOICE_PERIOD = "invoice_period"
     RENEW = "renew"
@@ -123,7 +126,22 @@ def current_term_end(state: SubscriptionState) -> datetime | None:
     if state.contract_started_at is None or state.term_number == 0:
         return None
     start = state.contract_started_at
-    return add_months(start, state.term_number * state.plan.term_months, anchor_day=start.day)
+    return add_months(start, months_before_term(state) + state.plan.term_months, anchor_day=start.day)
+
+
+def months_before_term(state: SubscriptionState) -> int:
+    """The contract's months before the current term: its earlier terms, all of the plan's length unless the plan
+    changed (which then keeps count)."""
+    if state.months_before_term is not None:
+        return state.months_before_term
+    return (state.term_number - 1) * state.plan.term_months
+
+
+def trial_ending_notice_at(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
+    """When the customer and the ISV hear that the trial will end, unless they have (or it has ended)."""
+    if state.status != Status.TRIALING or state.trial_ending_noticed:
+        return None
+    return state.trial_ends_at - config.trial_ending_notice
 
 
 def billing_period_start(state: SubscriptionState, index: int, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime:
@@ -133,15 +151,22 @@ def billing_period_start(state: SubscriptionState, index: int, config: Subscript
     return add_months(state.term_started_at, months, anchor_day=state.contract_started_at.day)
 
 
-def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS) -> Step | None:
-    """The next piece of timer-driven work whose time has come, if any."""
+def due_step(
+    state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS, *, trial_notice: bool = True
+) -> Step | None:
+    """The next piece of timer-driven work whose time has come, if any.
+
+    `trial_notice=False`: runs that started before the trial-ending notice existed keep to their recorded timers."""
     if state.status in (Status.ACTIVE, Status.SUSPENDED) and (
         (unsettled := payments.first_unsettled_by(state, config)) is not None and now >= unsettled
     ):
         return Step.PAYMENT_UNSETTLED
     match state.status:
         case Status.TRIALING:
-            return Step.TRIAL_END if now >= state.trial_ends_at else None
+            if now >= state.trial_ends_at:
+                return Step.TRIAL_END  # a notice not sent by then is not sent at all
+            notice_at = trial_ending_notice_at(state, config) if trial_notice else None
+            return Step.TRIAL_ENDING_NOTICE if notice_at is not None and now >= notice_at else None
         case Status.ACTIVE:
             if state.dunning is not None:
                 if not state.unpaid:
@@ -163,11 +188,14 @@ def due_step(state: SubscriptionState, now: datetime, config: SubscriptionConfig
             return None
 
 
-def next_deadline(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -> datetime | None:
+def next_deadline(
+    state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS, *, trial_notice: bool = True
+) -> datetime | None:
     """When the workflow must wake up next, if nothing else happens first."""
     match state.status:
         case Status.TRIALING:
-            return state.trial_ends_at
+            notice_at = trial_ending_notice_at(state, config) if trial_notice else None
+            return min(notice_at, state.trial_ends_at) if notice_at is not None else state.trial_ends_at
         case Status.ACTIVE:
             moments = [
                 state.next_invoice_at,
@@ -194,6 +222,7 @@ def start_contract(state: SubscriptionState, actor: str, now: datetime) -> None:
     state.contract_started_at = now
     state.term_started_at = now
     state.term_number = 1
+    state.months_before_term = None
     state.period_index = 0
     transition(state, event, actor, now, f"paid {state.plan.term_months}-month contract starts")
     state.next_invoice_at = now
@@ -206,7 +235,11 @@ def issue_period_invoice(
     state.period_index += 1
     end = billing_period_start(state, state.period_index, config)
     state.next_invoice_at = end
-    return _issue(state, InvoiceKind.PERIOD, state.plan.monthly_price_cents, now, start, end, config)
+    price = state.plan.monthly_price_cents
+    # A plan change's proration is billed with the period; a credit larger than the period's price waits for the next.
+    proration = max(state.pending_proration_cents, -price)
+    state.pending_proration_cents -= proration
+    return _issue(state, InvoiceKind.PERIOD, price + proration, now, start, end, config, proration)
 
 
 def issue_export_fee_invoice(
@@ -223,6 +256,7 @@ def _issue(
     start: datetime | None,
     end: datetime | None,
     config: SubscriptionConfig,
+    proration_cents: int = 0,
 ) -> Invoice:
     state.invoice_seq += 1
     state.invoices_issued += 1
@@ -233,6 +267,7 @@ def _issue(
         period_start=start,
         period_end=end,
         amounts=invoice_amounts(net_cents, config.vat_percent),
+        proration_cents=proration_cents,
     )
     state.unpaid.append(invoice)
     state.last_invoice = invoice
@@ -243,11 +278,36 @@ def renew(state: SubscriptionState, now: datetime) -> None:
     """Term end without cancellation: the contract renews for the same term."""
     new_start = current_term_end(state)
     assert new_start is not None
+    if state.months_before_term is not None or state.scheduled_plan_change is not None:
+        state.months_before_term = months_before_term(state) + state.plan.term_months
     state.term_started_at = new_start
     state.term_number += 1
     state.period_index = 0
     state.next_invoice_at = new_start
     note(state, "system", "renewed", now, f"term {state.term_number} from {new_start.date()}")
+    if (change := state.scheduled_plan_change) is not None:
+        apply_scheduled_plan(state, change, new_start)
+
+
+def apply_scheduled_plan(state: SubscriptionState, change: ScheduledPlanChange, at: datetime) -> None:
+    """A downgrade takes effect with the term it was scheduled for: that term has the new length and price."""
+    old = state.plan
+    state.plan = old.model_copy(
+        update={"term_months": change.term_months, "monthly_price_cents": change.monthly_price_cents}
+    )
+    state.scheduled_plan_change = None
+    note(
+        state,
+        "system",
+        "plan_changed",
+        at,
+        f"{plan_label(old.term_months, old.monthly_price_cents)} -> "
+        f"{plan_label(change.term_months, change.monthly_price_cents)}",
+    )
+
+
+def plan_label(term_months: int, monthly_price_cents: int) -> str:
+    return f"{term_months}-month plan at {monthly_price_cents} cents a month"
 
 
 def reinstate_after_payment(state: SubscriptionState, actor: str, now: datetime) -> None:
@@ -300,6 +360,7 @@ def apply_cancel(state: SubscriptionState, command: CancelCommand, now: datetime
         transition(state, Event.CANCELLED_IN_TRIAL, command.actor, now, command.reason)
         return
     state.cancel_at = current_term_end(state)
+    state.scheduled_plan_change = None  # the contract ends with this term: no later term to change
     note(
         state,
         command.actor,
@@ -307,6 +368,28 @@ def apply_cancel(state: SubscriptionState, command: CancelCommand, now: datetime
         now,
         f"effective {state.cancel_at}" + (f": {command.reason}" if command.reason else ""),
     )
+
+
+def check_uncancel(state: SubscriptionState, command: UncancelCommand, now: datetime) -> None:
+    """Only a cancellation scheduled for the term's end can be withdrawn, and only until then."""
+    check_not_ended(state)
+    if state.cancel_at is not None and now < state.cancel_at:
+        return
+    if state.cancel_at is not None or state.suspension_reason == SuspensionReason.CANCELLED:
+        raise CommandRefused(
+            "cancellation_effective",
+            f"the cancellation of subscription {state.id} has taken effect; it can no longer be withdrawn",
+            {"status": state.status, "cancel_at": state.cancel_at.isoformat() if state.cancel_at else None},
+        )
+    raise CommandRefused(
+        "not_cancelled", f"subscription {state.id} has no cancellation to withdraw", {"status": state.status}
+    )
+
+
+def apply_uncancel(state: SubscriptionState, command: UncancelCommand, now: datetime) -> None:
+    assert state.cancel_at is not None
+    note(state, command.actor, "uncancelled", now, f"renews at {state.cancel_at.isoformat()} instead of ending")
+    state.cancel_at = state.cancel_requested_at = None
 
 
 def check_change_payment_method(state: SubscriptionState, command: ChangePaymentMethodCommand) -> None:
@@ -396,4 +479,6 @@ def view(state: SubscriptionState, config: SubscriptionConfig = SUBSCRIPTIONS) -
         invoices_issued=state.invoices_issued,
         exports=state.exports,
         history=state.history,
+        scheduled_plan_change=state.scheduled_plan_change,
+        pending_proration_cents=state.pending_proration_cents,
     )

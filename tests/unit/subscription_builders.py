@@ -158,6 +158,8 @@ def perform(
 ) -> None:
     """Does what `SubscriptionProcess._do_due_steps` does for `step`, minus the side effects."""
     match step:
+        case Step.TRIAL_ENDING_NOTICE:
+            state.trial_ending_noticed = True
         case Step.TRIAL_END if state.payment_method is not None:
             rules.start_contract(state, SYSTEM, state.trial_ends_at)
         case Step.TRIAL_END:

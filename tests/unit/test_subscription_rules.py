@@ -154,6 +154,7 @@ def test_the_end_of_suspend_mode_terminates_the_subscription_at_that_instant():
 @pytest.mark.parametrize("method", [CARD, None])
 def test_the_trial_end_is_due_at_its_exact_instant_with_or_without_a_method(method):
     state = booked(method=method)
+    state.trial_ending_noticed = True  # the notice some days before (test_subscription_plan_change.py)
     assert rules.due_step(state, state.trial_ends_at - JUST_BEFORE) is None
     assert rules.due_step(state, state.trial_ends_at) == Step.TRIAL_END
     assert rules.due_step(state, state.trial_ends_at + days(3)) == Step.TRIAL_END
@@ -162,7 +163,7 @@ def test_the_trial_end_is_due_at_its_exact_instant_with_or_without_a_method(meth
 def test_a_trial_with_a_payment_method_starts_the_paid_contract_at_its_end():
     state = booked()
     done = drive(state, state.trial_ends_at)
-    assert steps_of(done) == [Step.TRIAL_END, Step.INVOICE_PERIOD]
+    assert steps_of(done) == [Step.TRIAL_ENDING_NOTICE, Step.TRIAL_END, Step.INVOICE_PERIOD]
     assert state.status == S.ACTIVE
     assert state.contract_started_at == state.term_started_at == state.trial_ends_at
     assert state.term_number == 1
@@ -172,7 +173,7 @@ def test_a_trial_with_a_payment_method_starts_the_paid_contract_at_its_end():
 def test_a_trial_without_a_payment_method_ends_in_suspend_mode():
     state = booked(method=None)
     done = drive(state, state.trial_ends_at + days(1))
-    assert steps_of(done) == [Step.TRIAL_END]
+    assert steps_of(done) == [Step.TRIAL_ENDING_NOTICE, Step.TRIAL_END]
     assert state.status == S.SUSPENDED
     assert state.suspension_reason == SuspensionReason.NO_PAYMENT_METHOD
     assert state.suspended_at == state.trial_ends_at
@@ -183,7 +184,7 @@ def test_a_trial_without_a_payment_method_ends_in_suspend_mode():
 def test_a_trial_without_a_payment_method_ends_terminated_after_30_days_of_suspend_mode():
     state = booked(method=None)
     done = drive(state, state.trial_ends_at + days(60))
-    assert steps_of(done) == [Step.TRIAL_END, Step.TERMINATE]
+    assert steps_of(done) == [Step.TRIAL_ENDING_NOTICE, Step.TRIAL_END, Step.TERMINATE]
     assert state.status == S.TERMINATED
     assert state.terminated_at == state.trial_ends_at + days(30)
 
@@ -229,8 +230,10 @@ def test_nothing_is_due_once_terminated():
 # --- when to wake up --------------------------------------------------------------------------
 
 
-def test_a_trial_wakes_up_at_its_end():
+def test_a_trial_wakes_up_for_its_ending_notice_then_at_its_end():
     state = booked()
+    assert rules.next_deadline(state) == state.trial_ends_at - days(3)
+    state.trial_ending_noticed = True
     assert rules.next_deadline(state) == state.trial_ends_at
 
 

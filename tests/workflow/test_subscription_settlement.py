@@ -62,12 +62,13 @@ async def test_a_full_12_month_lifecycle_leaves_every_record_once_and_replays(su
     assert view.status == SubscriptionStatus.TERMINATED and view.invoices_issued == 12
 
     scheduled = await activities_of(handle)
-    # 12 periods; the booking, the suspension (with its notice) and the termination each recorded with the call
-    # telling the ISV of it (provision, suspend, deprovision); the cancel's snapshot on its own.
+    # 12 periods; the booking, the trial's ending notice, the suspension (with its notice) and the termination each
+    # recorded with the call telling the ISV of it (provision, trial_will_end, suspend, deprovision); the cancel's
+    # snapshot on its own.
     assert scheduled == Counter(
         {
             names.SETTLE_INVOICE: 12,
-            names.RECORD_AND_CALL_CONNECTOR: 3,
+            names.RECORD_AND_CALL_CONNECTOR: 4,
             names.RECORD_SUBSCRIPTION: 1,
         }
     )

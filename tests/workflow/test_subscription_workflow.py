@@ -70,7 +70,7 @@ async def test_a_trial_without_a_payment_method_ends_in_suspend_mode_then_termin
     result = await handle.result()
     assert result.status == SubscriptionStatus.TERMINATED
     actions = [row.action for row in await subs.rows(models.ConnectorCallRow, subscription_id=view.id)]
-    assert sorted(actions) == ["deprovision", "provision", "suspend"]
+    assert sorted(actions) == ["deprovision", "provision", "suspend", "trial_will_end"]
     records = await subs.rows(models.Subscription, subscription_id=view.id)
     assert [record.status for record in records] == ["terminated"]
 
@@ -227,7 +227,7 @@ async def test_the_isv_endpoint_gets_signed_calls_and_a_refusal_does_not_stop_th
         view = await subs.view(handle)
     assert view.status == SubscriptionStatus.SUSPENDED
     actions = [request.json()["action"] for request in isv.requests]
-    assert actions == ["provision", "suspend"]
+    assert actions == ["provision", "trial_will_end", "suspend"]
     # Signed with the app's own secret, which its ISV reads from the API; and, while the transition lasts, the legacy
     # signature with the marketplace-wide secret too.
     codec = EncryptionCodec.from_settings(subs.settings)

@@ -1,0 +1,168 @@
+"""Changes to a subscription's billing on the time-skipping server: the trial's ending notice, withdrawing a
+cancellation, and plan changes (an upgrade at once with its proration on the next invoice, a downgrade at the term's
+end)."""
+
+from datetime import timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from domain.subscription.model import (
+    CancelCommand,
+    ChangePlanCommand,
+    SubscriptionStatus,
+    SuspensionReason,
+    UncancelCommand,
+)
+from store import models
+from tests.workflow.subscription_harness import METHODS, OPERATOR, PRICE_CENTS, SubscriptionHarness
+from tests.workflow.test_subscription_workflow import refusal
+from workflows.subscription import SubscriptionWorkflow
+
+
+def plan(term_months: int, price: int) -> ChangePlanCommand:
+    return ChangePlanCommand(actor=OPERATOR, term_months=term_months, monthly_price_cents=price)
+
+
+def half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+# --- the trial's ending notice ------------------------------------------------------------------
+
+
+async def test_the_trial_ending_notice_goes_out_3_days_before_the_trial_ends_once(subs: SubscriptionHarness):
+    handle = await subs.book(payment_method=METHODS["credit_card"])
+    await subs.sleep_days(26.9)
+    view = await subs.view(handle)
+    assert await subs.count(models.Notification, subject_ref=view.id, kind="trial_ending") == 0
+
+    await subs.sleep_days(0.2)  # 27.1 days in: the 30-day trial ends in under 3
+    [notice] = await subs.rows(models.Notification, subject_ref=view.id, kind="trial_ending")
+    # The card as the API stores it masked; booked here straight on the workflow, it has no brand to show.
+    assert "the paid 12-month contract then starts" in notice.message and "paid by credit_card" in notice.message
+    assert notice.recipient == f"customer-{view.customer.id}"
+    sent_at = notice.created_at.replace(tzinfo=view.trial_ends_at.tzinfo)
+    assert abs(sent_at - (view.trial_ends_at - timedelta(days=3))) < timedelta(seconds=1)
+    [event] = await subs.rows(models.ConnectorCallRow, subscription_id=view.id, action="trial_will_end")
+    assert '"payment_method_on_file":true' in event.request_body
+
+    await subs.sleep_days(4)
+    view = await subs.view(handle)
+    assert view.status == SubscriptionStatus.ACTIVE
+    assert await subs.count(models.Notification, subject_ref=view.id, kind="trial_ending") == 1
+    assert await subs.count(models.ConnectorCallRow, subscription_id=view.id, action="trial_will_end") == 1
+    assert [entry.action for entry in view.history].count("trial_ending_noticed") == 1
+
+
+async def test_the_trial_ending_notice_says_when_no_payment_method_is_on_file(subs: SubscriptionHarness):
+    handle = await subs.book(payment_method=None)
+    await subs.sleep_days(27.5)
+    view = await subs.view(handle)
+    [notice] = await subs.rows(models.Notification, subject_ref=view.id, kind="trial_ending")
+    assert "no payment method is on file" in notice.message
+    [event] = await subs.rows(models.ConnectorCallRow, subscription_id=view.id, action="trial_will_end")
+    assert '"payment_method_on_file":false' in event.request_body
+    await subs.sleep_days(3)
+    assert (await subs.view(handle)).suspension_reason == SuspensionReason.NO_PAYMENT_METHOD
+
+
+# --- uncancel ---------------------------------------------------------------------------------
+
+
+async def test_withdrawing_a_cancellation_before_the_term_end_keeps_the_subscription_renewing(
+    subs: SubscriptionHarness,
+):
+    handle = await subs.book(term_months=1, payment_method=METHODS["credit_card"])
+    await subs.sleep_days(31)
+    cancelled = await handle.execute_update(SubscriptionWorkflow.cancel, CancelCommand(actor=OPERATOR))
+    assert cancelled.cancel_at == cancelled.current_term_end
+
+    view = await handle.execute_update(SubscriptionWorkflow.uncancel, UncancelCommand(actor=OPERATOR))
+    assert view.cancel_at is None and view.history[-1].action == "uncancelled"
+    again = await refusal(handle.execute_update(SubscriptionWorkflow.uncancel, UncancelCommand(actor=OPERATOR)))
+    assert again.type == "not_cancelled"
+
+    await subs.sleep_days(31)
+    view = await subs.view(handle)
+    assert (view.status, view.term_number) == (SubscriptionStatus.ACTIVE, 2)
+    [record] = await subs.rows(models.Subscription, subscription_id=view.id)
+    assert record.cancel_at is None
+
+
+async def test_a_cancellation_cannot_be_withdrawn_once_it_took_effect(subs: SubscriptionHarness):
+    handle = await subs.book(term_months=1, payment_method=METHODS["credit_card"])
+    await subs.sleep_days(31)
+    await handle.execute_update(SubscriptionWorkflow.cancel, CancelCommand(actor=OPERATOR))
+    await subs.sleep_days(31)
+    latest = subs.latest(handle)
+    assert (await latest.query(SubscriptionWorkflow.view)).status == SubscriptionStatus.SUSPENDED
+
+    refused = await refusal(latest.execute_update(SubscriptionWorkflow.uncancel, UncancelCommand(actor=OPERATOR)))
+    assert refused.type == "cancellation_effective"
+
+
+# --- plan changes -----------------------------------------------------------------------------
+
+
+async def test_an_upgrade_applies_at_once_and_the_next_invoice_carries_its_proration(subs: SubscriptionHarness):
+    handle = await subs.book(term_months=1, payment_method=METHODS["credit_card"])
+    await subs.sleep_days(31 + 10)
+    before = await subs.view(handle)
+    assert before.current_period_start is not None and before.current_period_end is not None
+
+    view = await handle.execute_update(SubscriptionWorkflow.change_plan, plan(12, 1_490))
+
+    assert (view.term_months, view.monthly_price_cents, view.scheduled_plan_change) == (12, 1_490, None)
+    assert view.current_term_end is not None and view.contract_started_at is not None
+    assert view.current_term_end.year == view.contract_started_at.year + 1
+    upgraded = view.history[-1]
+    assert upgraded.action == "plan_upgraded"
+    # The period's unused whole days: the old price credited, the new one charged, each rounded half up to the cent.
+    unused = (before.current_period_end - upgraded.at) // timedelta(days=1)
+    days = (before.current_period_end - before.current_period_start).days
+    expected = half_up(Decimal(1_490 * unused) / days) - half_up(Decimal(PRICE_CENTS * unused) / days)
+    assert expected < 0 and view.pending_proration_cents == expected
+
+    await subs.sleep_days(unused + 1)
+    view = await subs.view(handle)
+    invoices = await subs.rows(models.InvoiceRow, models.InvoiceRow.number, subscription_id=view.id)
+    assert [(i.net_cents, i.status) for i in invoices[:1]] == [(PRICE_CENTS, "paid")]
+    net = 1_490 + expected
+    vat = half_up(Decimal(net) * 19 / 100)
+    assert [(i.net_cents, i.vat_cents, i.gross_cents) for i in invoices[1:]] == [(net, vat, net + vat)]
+    assert view.pending_proration_cents == 0
+    assert (view.status, view.term_number) == (SubscriptionStatus.ACTIVE, 1), "no renewal after the old 1-month term"
+
+
+async def test_a_downgrade_takes_effect_at_the_term_end(subs: SubscriptionHarness):
+    handle = await subs.book(term_months=12, payment_method=METHODS["credit_card"])
+    await subs.sleep_days(31 + 200)
+    view = await handle.execute_update(SubscriptionWorkflow.change_plan, plan(1, 2_490))
+    assert view.scheduled_plan_change is not None
+    assert view.scheduled_plan_change.effective_at == view.current_term_end
+    assert (view.term_months, view.monthly_price_cents, view.pending_proration_cents) == (12, PRICE_CENTS, 0)
+
+    await subs.sleep_days(365 - 200 + 1)
+    view = await subs.view(handle)
+    assert (view.term_number, view.term_months, view.monthly_price_cents) == (2, 1, 2_490)
+    assert view.scheduled_plan_change is None
+    invoices = await subs.rows(models.InvoiceRow, models.InvoiceRow.number, subscription_id=view.id)
+    assert [i.net_cents for i in invoices] == [PRICE_CENTS] * 12 + [2_490]
+
+
+async def test_plan_changes_are_refused_for_the_same_plan_a_cancelled_or_a_suspended_subscription(
+    subs: SubscriptionHarness,
+):
+    handle = await subs.book(term_months=1, payment_method=METHODS["credit_card"])
+    await subs.sleep_days(31)
+    same = await refusal(handle.execute_update(SubscriptionWorkflow.change_plan, plan(1, PRICE_CENTS)))
+    assert same.type == "same_plan"
+    await handle.execute_update(SubscriptionWorkflow.cancel, CancelCommand(actor=OPERATOR))
+    cancelled = await refusal(handle.execute_update(SubscriptionWorkflow.change_plan, plan(12, 1_490)))
+    assert cancelled.type == "cancellation_scheduled"
+
+    unpaid = await subs.book(payment_method=None)
+    await subs.sleep_days(31)
+    suspended = await refusal(unpaid.execute_update(SubscriptionWorkflow.change_plan, plan(1, PRICE_CENTS)))
+    assert suspended.type == "subscription_suspended"
+    history = [entry.action for entry in (await subs.view(handle)).history]
+    assert "plan_upgraded" not in history and "plan_downgrade_scheduled" not in history
