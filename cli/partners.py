@@ -1,6 +1,9 @@
 """`partnerflow partners`: channel partners, their points and tiers, quality reports and termination reviews."""
 
+import json
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,6 +14,7 @@ from cli.options import AllPages, AsJson, IdempotencyKey, PageSize, PageToken, a
 app = typer.Typer(help="Channel partners: enrol, contract events, tiers and points, reviews.", no_args_is_help=True)
 
 PartnerId = Annotated[str, typer.Argument(help="The partner's id.")]
+BACKTEST_POLL_SECONDS = 0.5  # how often `backtest --wait` reads the backtest again
 
 
 @app.command("list")
@@ -115,6 +119,50 @@ def quality(ctx: typer.Context, partner: PartnerId, as_json: AsJson = False) -> 
     emit(connection, connection.get(f"/partners/{partner}/quality-reports"), _reports)
 
 
+@app.command()
+def backtest(
+    ctx: typer.Context,
+    year: Annotated[int, typer.Option(help="The programme year to replay.")],
+    policy: Annotated[
+        Path | None,
+        typer.Option(help="A JSON file with the alternative policy (docs/api.md); what it omits is today's."),
+    ] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait for the result and print it.")] = False,
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Replay a programme year under today's policy and an alternative one: who would move, and why."""
+    connection = api(ctx, as_json)
+    body = {"year": year, "policy": _policy_file(policy) if policy else {}}
+    answer = connection.call("POST", "/partners/backtests", body=body, idempotency_key=idempotency_key)
+    while wait and answer["status"] != "completed":
+        time.sleep(BACKTEST_POLL_SECONDS)
+        answer = connection.get(f"/partners/backtests/{answer['id']}")
+    emit(connection, answer, _backtest)
+
+
+@app.command("backtest-show")
+def backtest_show(
+    ctx: typer.Context,
+    backtest_id: Annotated[str, typer.Argument(help="The id `partners backtest` answered with.")],
+    csv: Annotated[bool, typer.Option("--csv", help="One row per partner as CSV (once completed).")] = False,
+    as_json: AsJson = False,
+) -> None:
+    """A backtest's progress, or its result once completed."""
+    connection = api(ctx, as_json)
+    if csv:
+        typer.echo(connection.send("GET", f"/partners/backtests/{backtest_id}/csv").text, nl=False)
+        return
+    emit(connection, connection.get(f"/partners/backtests/{backtest_id}"), _backtest)
+
+
+def _policy_file(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise typer.BadParameter(f"{path}: {error}", param_hint="--policy") from error
+
+
 def _cents(euros: str) -> int:
     try:
         return render.cents(euros)
@@ -187,6 +235,52 @@ def _award(answer: dict[str, Any]) -> str:
             f"{answer['points_awarded']:,} points (nothing new); {answer['points']:,} points this year"
         )
     return f"{answer['reference_id']}: +{answer['points_awarded']:,} points; {answer['points']:,} points this year"
+
+
+def _backtest(view: dict[str, Any]) -> str:
+    done = f"{view['partners_done']} of {view['partners_total']}" if view["partners_total"] is not None else "counting"
+    head = render.block(
+        [
+            ("backtest", f"{view['id']}: programme year {view['year']}"),
+            ("status", f"{view['status']}, {view['percent_done']}% done ({done} partners)"),
+            ("asked by", f"{view['created_by']}, {render.short(view['created_at'])}"),
+        ]
+    )
+    totals = view["totals"]
+    if totals is None:
+        return f"{head}\nread it again with: partnerflow partners backtest-show {view['id']}"
+    today, alternative = totals["today"], totals["alternative"]
+    figures = [(tier, today["tiers"][tier], alternative["tiers"][tier]) for tier in today["tiers"]] + [
+        (name.replace("_", " "), today[name], alternative[name])
+        for name in ("upgrades", "downgrades", "kept", "ended", "termination_reviews")
+    ]
+    lines = render.table(
+        ["PARTNER", "POINTS", "START", "TODAY", "ALTERNATIVE", "MOVE", "WHY"],
+        [
+            [
+                line["partner_id"],
+                f"{line['points_today']:,}"
+                + (f" / {line['points_alternative']:,}" if line["points_alternative"] != line["points_today"] else ""),
+                line["start_tier"],
+                line["tier_today"] or "ended",
+                line["tier_alternative"] or "ended",
+                line["move"],
+                line["why"],
+            ]
+            for line in view["lines"]
+        ],
+        {6: 90},
+    )
+    return "".join(
+        [
+            head,
+            render.section(
+                f"totals ({totals['higher']} higher, {totals['lower']} lower under the alternative)",
+                render.table(["", "TODAY", "ALTERNATIVE"], figures),
+            ),
+            render.section("partners", lines),
+        ]
+    )
 
 
 def _reports(answer: dict[str, Any]) -> str:

@@ -5,8 +5,10 @@ import re
 import uuid
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from domain.ids import onboarding_workflow_id
+from domain.partners.rules import programme_year
 from store import models
 from store.db import create_engine, create_session_factory
 from tests.api.conftest import ISV_A, new_partner_id, publish_app
@@ -240,3 +242,30 @@ async def test_hold_resume_reassign_untick_and_reject_from_the_command_line(stac
     assert value_of(reassigned.stdout, "partner manager") == "pm-bert"
     assert "[ ] eu_hosting_confirmed" in unticked.stdout
     assert value_of(rejected.stdout, "status") == "rejected"
+
+
+async def test_a_backtest_waits_for_its_result_and_downloads_as_csv(stack: Stack, tmp_path: Path):
+    partner = new_partner_id()
+    await stack.invoke(
+        "partners", "enrol", partner, "--name", "Telesales Nord GmbH", "--account-manager", "am-arno",
+        "--last-year-points", "8000", role="account_manager",
+    )  # fmt: skip
+    contract = ("partners", "contract", partner, "order-1", "--kind", "digital_phone_licenses", "--quantity", "12")
+    assert (await stack.invoke(*contract, role="account_manager")).code == 0
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"tier_thresholds": {"advanced": 500}}))
+    year = str(programme_year(datetime.now(UTC)))
+
+    ran = await stack.invoke(
+        "partners", "backtest", "--year", year, "--policy", str(policy), "--wait", role="account_manager"
+    )
+
+    assert ran.code == 0, ran
+    assert (value_of(ran.stdout, "status") or "").startswith("completed, 100% done")
+    [row] = [line.split() for line in ran.stdout.splitlines() if line.strip().startswith(partner)]
+    assert row[:6] == [partner, "600", "advanced", "basic", "advanced", "higher"]  # 12 licences: 600 points
+    backtest = (value_of(ran.stdout, "backtest") or "").split(":")[0]
+    table = await stack.invoke("partners", "backtest-show", backtest, "--csv", role="admin")
+    assert table.stdout.splitlines()[0].startswith("partner_id,start_tier,points_today,points_alternative")
+    refused = await stack.invoke("partners", "backtest-show", backtest, role="pm")
+    assert refused.code == 1 and refused.stderr.startswith("403 Forbidden")
