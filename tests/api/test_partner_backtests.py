@@ -6,7 +6,7 @@ import io
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -14,10 +14,14 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
+from api import partner_backtests
+from api.workflow_commands import CommandRef
+from domain.partners.backtest import BacktestRequest
 from domain.partners.rules import year_end
 from store import models
 from store.db import create_engine
-from tests.api.conftest import Api, Partners, assert_error, auth, enrolling, eventually, sleep_days
+from tests.api.conftest import PM, Api, Partners, assert_error, auth, enrolling, eventually, sleep_days
+from tests.api.test_command_recovery import entries_of, leave_intent, recovery, sessions_of
 from workflows.policy_backtest import PolicyBacktestWorkflow
 
 PATH = "/api/v1/partners/backtests"
@@ -156,6 +160,22 @@ async def test_a_retried_command_answers_with_the_same_backtest(api: Api, record
     again = await post(api, {"year": recorded_year.year}, key=key)
     assert (first.status_code, again.status_code) == (202, 202)
     assert first.json()["id"] == again.json()["id"]
+
+
+async def test_a_backtest_whose_answer_was_lost_is_recorded_as_accepted_by_recovery(
+    api: Api, recorded_year: RecordedYear
+):
+    key, target = f"bt-{uuid.uuid4().hex}", f"partner-backtests-{recorded_year.year}"
+    request_id = await leave_intent(api, "partner.backtest", target, key, key=key)
+    # The request that died had written the backtest's row (and started its workflow).
+    command = CommandRef(actor=PM, command_id=key, at=datetime.now(UTC))
+    request = BacktestRequest(year=recorded_year.year)
+    await partner_backtests.start(api.env.client, sessions_of(api), api.settings.task_queue, request, command)
+
+    assert await recovery(api).run_once() >= 1
+
+    [entry] = [entry for entry in await entries_of(api, target) if entry["request_id"] == request_id]
+    assert (entry["action"], entry["outcome"]) == ("partner.backtest", "accepted")
 
 
 @pytest.mark.parametrize(
