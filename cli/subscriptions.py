@@ -10,7 +10,8 @@ from cli import render
 from cli.options import AllPages, AsJson, IdempotencyKey, PageSize, PageToken, api, command, emit, emit_page
 
 app = typer.Typer(
-    help="Customer subscriptions: book, read, cancel, reinstate, payment method, exports.", no_args_is_help=True
+    help="Customer subscriptions: book, read, change plan, cancel, uncancel, reinstate, payment method, exports.",
+    no_args_is_help=True,
 )
 
 SubscriptionId = Annotated[str, typer.Argument(help="The subscription's id, `{customer}-{app}`.")]
@@ -137,6 +138,27 @@ def cancel(
 
 
 @app.command()
+def uncancel(
+    ctx: typer.Context, subscription: SubscriptionId, idempotency_key: IdempotencyKey = None, as_json: AsJson = False
+) -> None:
+    """Withdraw a cancellation scheduled for the term's end (until then): the contract renews."""
+    command(ctx, as_json, "POST", f"/subscriptions/{subscription}/uncancel", None, idempotency_key, readable)
+
+
+@app.command()
+def plan(
+    ctx: typer.Context,
+    subscription: SubscriptionId,
+    term: Annotated[int, typer.Option("--term", help="The app's plan to change to, by its term in months.")],
+    idempotency_key: IdempotencyKey = None,
+    as_json: AsJson = False,
+) -> None:
+    """Change the plan: an upgrade applies at once (prorated on the next invoice), a downgrade at the term's end."""
+    body = {"term_months": term}
+    command(ctx, as_json, "POST", f"/subscriptions/{subscription}/plan", body, idempotency_key, readable)
+
+
+@app.command()
 def reinstate(
     ctx: typer.Context,
     subscription: SubscriptionId,
@@ -222,6 +244,8 @@ def readable(view: dict[str, Any]) -> str:
             ("current term", _span(view["current_term_start"], view["current_term_end"])),
             ("current period", _span(view["current_period_start"], view["current_period_end"])),
             ("next invoice", render.when(view["next_invoice_at"], now)),
+            ("plan change", _scheduled(view.get("scheduled_plan_change"))),
+            ("proration", _proration(view.get("pending_proration_cents"))),
             ("cancelled for", render.when(view["cancel_at"], now)),
             ("suspended", render.when(view["suspended_at"])),
             ("suspend mode ends", render.when(view["suspend_ends_at"], now)),
@@ -260,6 +284,20 @@ def readable(view: dict[str, Any]) -> str:
 
 def _span(start: str | None, end: str | None) -> str | None:
     return f"{render.short(start)} to {render.short(end)}" if start and end else None
+
+
+def _scheduled(change: dict[str, Any] | None) -> str | None:
+    if not change:
+        return None
+    price = render.money(change["monthly_price_cents"])
+    return f"to {change['term_months']} months at {price} a month, from {render.short(change['effective_at'])}"
+
+
+def _proration(cents: int | None) -> str | None:
+    """A plan change's amount for the next invoice: a charge, or a credit."""
+    if not cents:
+        return None
+    return f"{render.money(abs(cents))} {'charged' if cents > 0 else 'credited'} with the next invoice, net"
 
 
 def _dunning(dunning: dict[str, Any]) -> str:
