@@ -174,6 +174,7 @@ def _invoice_values(issue: InvoiceIssue) -> dict[str, Any]:
         "net_cents": invoice.amounts.net_cents,
         "vat_cents": invoice.amounts.vat_cents,
         "gross_cents": invoice.amounts.gross_cents,
+        "proration_cents": invoice.proration_cents,
         "currency": SUBSCRIPTIONS.currency,
         "status": invoice.status.value,
         "issued_at": invoice.issued_at,

@@ -102,6 +102,8 @@ class InvoiceOut(BaseModel):
     net_cents: int
     vat_cents: int
     gross_cents: int
+    # Of net_cents: a plan change's proration billed with this period (below zero a credit); docs/api.md.
+    proration_cents: int
     currency: str
     status: InvoiceStatus
     issued_at: UtcDatetime

@@ -162,6 +162,8 @@ class InvoiceRow(Base):
     net_cents: Mapped[int] = mapped_column(Integer)
     vat_cents: Mapped[int] = mapped_column(Integer)
     gross_cents: Mapped[int] = mapped_column(Integer)
+    # Of net_cents: a plan change's proration billed with this period (below zero a credit).
+    proration_cents: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(16))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

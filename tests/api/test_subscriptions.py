@@ -79,6 +79,7 @@ async def test_after_the_trial_the_contract_is_active_and_its_first_invoice_paid
         "net_cents": 1990,
         "vat_cents": 378,
         "gross_cents": 2368,
+        "proration_cents": 0,
         "currency": "EUR",
         "status": "paid",
         "issued_at": None,

@@ -53,7 +53,10 @@ async def test_an_upgrade_mid_period_is_prorated_on_the_next_invoice(subs: Subsc
     assert proration < 0, "a longer term at a lower monthly price: the unused part of the period is credited"
     await subs.sleep_days((at(upgraded["current_period_end"]) - at(upgraded["history"][-1]["at"])).days + 1)
     items = (await subs.get(view["id"], "/invoices")).json()["items"]
-    assert [item["net_cents"] for item in items] == [PRICES[1], PRICES[12] + proration]
+    assert [(item["net_cents"], item["proration_cents"]) for item in items] == [
+        (PRICES[1], 0),
+        (PRICES[12] + proration, proration),
+    ]
     assert (await subs.view(view["id"]))["pending_proration_cents"] == 0
 
 

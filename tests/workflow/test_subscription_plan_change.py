@@ -2,20 +2,27 @@
 cancellation, and plan changes (an upgrade at once with its proration on the next invoice, a downgrade at the term's
 end)."""
 
+import uuid
 from datetime import timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
+import pytest
+
+from domain.subscription import rules
 from domain.subscription.model import (
+    BookedPlan,
+    BookingRequest,
     CancelCommand,
     ChangePlanCommand,
+    SubscriptionState,
     SubscriptionStatus,
     SuspensionReason,
     UncancelCommand,
 )
 from store import models
-from tests.workflow.subscription_harness import METHODS, OPERATOR, PRICE_CENTS, SubscriptionHarness
+from tests.workflow.subscription_harness import ISV, METHODS, OPERATOR, PRICE_CENTS, SubscriptionHarness
 from tests.workflow.test_subscription_workflow import refusal
-from workflows.subscription import SubscriptionWorkflow
+from workflows.subscription import SubscriptionInput, SubscriptionWorkflow
 
 
 def plan(term_months: int, price: int) -> ChangePlanCommand:
@@ -63,6 +70,50 @@ async def test_the_trial_ending_notice_says_when_no_payment_method_is_on_file(su
     assert '"payment_method_on_file":false' in event.request_body
     await subs.sleep_days(3)
     assert (await subs.view(handle)).suspension_reason == SuspensionReason.NO_PAYMENT_METHOD
+
+
+async def carried_over_trial(subs: SubscriptionHarness, trial_days_left: float) -> SubscriptionState:
+    """A trialing subscription as continue-as-new hands it to its next run: booked with that much of its trial left."""
+    request = BookingRequest.model_validate(
+        {
+            "customer": {
+                "id": f"cust-{uuid.uuid4().hex[:8]}",
+                "name": "Beispiel GmbH",
+                "employees": 5,
+            },
+            "app_id": subs.app_id,
+            "term_months": 12,
+            "payment_method": METHODS["credit_card"],
+        }
+    )
+    plan = BookedPlan(
+        app_id=subs.app_id,
+        app_name="Acme CRM",
+        isv_id=ISV,
+        term_months=12,
+        monthly_price_cents=PRICE_CENTS,
+        revenue_share_percent=70,
+        trial_days=30,
+    )
+    booked_at = await subs.env.get_current_time() - timedelta(days=30 - trial_days_left)
+    return rules.book(f"{request.customer.id}-{subs.app_id}", request, plan, OPERATOR, booked_at)
+
+
+@pytest.mark.parametrize("noticed", [True, False])
+async def test_a_run_continued_as_new_in_the_trial_sends_the_notice_once_across_runs(
+    subs: SubscriptionHarness, noticed: bool
+):
+    state = await carried_over_trial(subs, trial_days_left=2)
+    state.trial_ending_noticed = noticed
+    await subs.client.start_workflow(
+        SubscriptionWorkflow.run,
+        SubscriptionInput(subscription_id=state.id, actor="system", state=state),
+        id=f"subscription-{state.id}",
+        task_queue=subs.settings.task_queue,
+    )
+    await subs.sleep_days(3)
+    sent = await subs.count(models.Notification, subject_ref=state.id, kind="trial_ending")
+    assert sent == (0 if noticed else 1), "the earlier run's notice is not repeated; one not sent yet goes at once"
 
 
 # --- uncancel ---------------------------------------------------------------------------------
@@ -128,7 +179,9 @@ async def test_an_upgrade_applies_at_once_and_the_next_invoice_carries_its_prora
     assert [(i.net_cents, i.status) for i in invoices[:1]] == [(PRICE_CENTS, "paid")]
     net = 1_490 + expected
     vat = half_up(Decimal(net) * 19 / 100)
-    assert [(i.net_cents, i.vat_cents, i.gross_cents) for i in invoices[1:]] == [(net, vat, net + vat)]
+    assert [(i.proration_cents, i.net_cents, i.vat_cents, i.gross_cents) for i in invoices[1:]] == [
+        (expected, net, vat, net + vat)
+    ]
     assert view.pending_proration_cents == 0
     assert (view.status, view.term_number) == (SubscriptionStatus.ACTIVE, 1), "no renewal after the old 1-month term"
 
