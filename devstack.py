@@ -136,8 +136,7 @@ def start_dev_server(settings: Settings) -> subprocess.Popen[bytes] | None:
         "--ui-codec-endpoint",
         f"http://{settings.api_host}:{settings.api_port}/api/v1/codec",
     ]
-    for key in search_attributes.ALL:
-        command += ["--search-attribute", f"{key.name}=Keyword"]
+    command += search_attributes.dev_server_arguments()
     log = (settings.data_dir / "temporal.log").open("ab")
     # A session of its own, so the terminal's Ctrl-C reaches us first and we stop it in order.
     return subprocess.Popen(

@@ -146,6 +146,7 @@ def create_worker(client: Client, settings: Settings | None = None, **worker_opt
             onboarding.record_step,
             onboarding.send_notice,
             onboarding.publish_app,
+            onboarding.read_marketplace_history,
             billing.issue_invoice,
             billing.charge,
             billing.record_payment,
@@ -226,9 +227,8 @@ def metrics_runtime(settings: Settings) -> Runtime | None:
 async def ensure_search_attributes(client: Client) -> None:
     """Registers the custom search attributes the workflows use; those that exist are left alone."""
     for key in search_attributes.ALL:
-        request = AddSearchAttributesRequest(
-            namespace=client.namespace, search_attributes={key.name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD}
-        )
+        value_type = IndexedValueType.ValueType(key.indexed_value_type)
+        request = AddSearchAttributesRequest(namespace=client.namespace, search_attributes={key.name: value_type})
         try:
             await client.operator_service.add_search_attributes(request)
         except RPCError as error:

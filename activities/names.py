@@ -4,6 +4,7 @@ REGISTER_ISV = "onboarding.register_isv"
 RECORD_ONBOARDING_STEP = "onboarding.record_step"
 SEND_ONBOARDING_NOTICE = "onboarding.send_notice"
 PUBLISH_APP = "catalogue.publish_app"
+READ_MARKETPLACE_HISTORY = "onboarding.read_marketplace_history"
 
 # Subscriptions and billing
 RECORD_SUBSCRIPTION = "subscription.record"

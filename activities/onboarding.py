@@ -1,11 +1,25 @@
-"""Onboarding side effects: the ISV record, reporting events, notifications, catalogue publication."""
+"""Onboarding side effects: the ISV record, reporting events, notifications, catalogue publication, and the
+marketplace's stage history the predicted go-live is refined by."""
 
+from itertools import groupby
+
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities import names
-from domain.onboarding.model import AppPublication, OnboardingNotice, OnboardingStarted, OnboardingStep
+from domain.onboarding.config import StageId
+from domain.onboarding.model import (
+    AppPublication,
+    HistoryEntry,
+    MarketplaceHistory,
+    MarketplaceHistoryRequest,
+    OnboardingNotice,
+    OnboardingStarted,
+    OnboardingStep,
+)
+from domain.onboarding.prediction import marketplace_history, stage_durations
 from store import catalogue, models
 from store.db import insert_once
 
@@ -34,6 +48,25 @@ class OnboardingActivities:
         )
         await insert_once(self._sessions, row)
 
+    @activity.defn(name=names.READ_MARKETPLACE_HISTORY)
+    async def read_marketplace_history(self, request: MarketplaceHistoryRequest) -> MarketplaceHistory:
+        """The stage medians of the `window` most recent go-lives, from their recorded steps (a read only)."""
+        went_live = (
+            select(models.OnboardingEvent.onboarding_id)
+            .where(models.OnboardingEvent.action == "went_live")
+            .order_by(models.OnboardingEvent.at.desc())
+            .limit(request.window)
+        )
+        query = (
+            select(models.OnboardingEvent)
+            .where(models.OnboardingEvent.onboarding_id.in_(went_live.scalar_subquery()))
+            .order_by(models.OnboardingEvent.onboarding_id, models.OnboardingEvent.seq)
+        )
+        async with self._sessions() as session:
+            rows = (await session.scalars(query)).all()
+        onboardings = groupby(rows, key=lambda row: row.onboarding_id)
+        return marketplace_history(stage_durations([_entry(row) for row in steps]) for _, steps in onboardings)
+
     @activity.defn(name=names.SEND_ONBOARDING_NOTICE)
     async def send_notice(self, notice: OnboardingNotice) -> None:
         note = notice.notification
@@ -59,3 +92,16 @@ class OnboardingActivities:
             raise ApplicationError(
                 str(taken), {"app_id": publication.app.id}, type="app_id_taken", non_retryable=True
             ) from taken
+
+
+def _entry(row: models.OnboardingEvent) -> HistoryEntry:
+    return HistoryEntry(
+        seq=row.seq,
+        at=row.at,
+        actor=row.actor,
+        action=row.action,
+        stage=StageId(row.stage),
+        to_stage=StageId(row.to_stage) if row.to_stage else None,
+        item=row.item,
+        comment=row.comment,
+    )

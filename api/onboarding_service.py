@@ -11,16 +11,18 @@ from temporalio.common import TypedSearchAttributes, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.errors import ApiError
-from api.schemas import OnboardingListItem
-from api.visibility import business_id, closed_at, started_at
+from api.schemas import OnboardingFilters, OnboardingListItem
+from api.visibility import business_id, closed_at, datetime_literal, literal, started_at
 from api.workflow_commands import CommandRef, WorkflowResource, start_once
 from domain.ids import onboarding_id, onboarding_workflow_id
 from domain.onboarding import rules
-from domain.onboarding.model import OnboardingRequest, OnboardingView
+from domain.onboarding.config import ONBOARDING
+from domain.onboarding.model import OnboardingRequest, OnboardingStatus, OnboardingView
+from domain.onboarding.prediction import predict
 from store import models
 from store.db import insert_once
 from workflows import search_attributes as sa
-from workflows.onboarding import OnboardingInput, OnboardingWorkflow, search_attributes_of
+from workflows.onboarding import OnboardingInput, OnboardingWorkflow, prediction_attributes_of, search_attributes_of
 
 ONBOARDINGS = WorkflowResource[OnboardingWorkflow, OnboardingView](
     kind="onboarding",
@@ -82,6 +84,7 @@ async def start(client: Client, task_queue: str, request: OnboardingRequest, com
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=TypedSearchAttributes(
                 search_attributes_of(initial, rules.current_sla_status(initial, now).value)
+                + prediction_attributes_of(predict(initial, now, ONBOARDING))
             ),
         )
     except WorkflowAlreadyStartedError as error:
@@ -97,6 +100,8 @@ async def start(client: Client, task_queue: str, request: OnboardingRequest, com
 def list_item(execution: WorkflowExecution) -> OnboardingListItem:
     """One onboarding as visibility sees it: its search attributes, no personal data."""
     attributes = execution.typed_search_attributes
+    # A rejected onboarding keeps its last prediction in visibility (workflows/onboarding.py): it has none.
+    predicts = attributes.get(sa.ONBOARDING_STATUS) != OnboardingStatus.REJECTED
     return OnboardingListItem(
         id=business_id(execution, onboarding_workflow_id),
         isv_id=attributes.get(sa.ISV_ID),
@@ -107,4 +112,25 @@ def list_item(execution: WorkflowExecution) -> OnboardingListItem:
         partner_manager=attributes.get(sa.PARTNER_MANAGER),
         started_at=started_at(execution),
         closed_at=closed_at(execution),
+        predicted_go_live=attributes.get(sa.PREDICTED_GO_LIVE) if predicts else None,
+        misses_target=attributes.get(sa.MISSES_GO_LIVE_TARGET) if predicts else None,
     )
+
+
+def prediction_conditions(filters: OnboardingFilters) -> list[str]:
+    """The visibility clauses of the predicted go-live filters, which only onboardings with a prediction meet."""
+    conditions = []
+    if filters.misses_target is not None:
+        conditions.append(f"{sa.MISSES_GO_LIVE_TARGET.name} = {str(filters.misses_target).lower()}")
+    if filters.predicted_before is not None:
+        conditions.append(f"{sa.PREDICTED_GO_LIVE.name} < {datetime_literal(filters.predicted_before)}")
+    if filters.predicted_after is not None:
+        conditions.append(f"{sa.PREDICTED_GO_LIVE.name} >= {datetime_literal(filters.predicted_after)}")
+    if conditions:
+        conditions.append(f"{sa.ONBOARDING_STATUS.name} != {literal(OnboardingStatus.REJECTED)}")
+    return conditions
+
+
+def by_predicted_go_live(items: list[OnboardingListItem]) -> list[OnboardingListItem]:
+    """Earliest first, those without a prediction (rejected) last; SQL visibility cannot ORDER BY."""
+    return sorted(items, key=lambda item: (item.predicted_go_live is None, item.predicted_go_live or item.started_at))

@@ -8,10 +8,11 @@ import binascii
 import hashlib
 import hmac
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from api.params import IsoDateTime
 from domain.catalogue import Category
 from domain.ids import Slug
 from domain.onboarding.config import StageId
@@ -103,6 +104,20 @@ class OnboardingFilters(PageQuery):
     sla_status: SlaStatus | None = None
     partner_manager: Slug | None = None
     isv_id: Slug | None = None
+    misses_target: bool | None = Field(None, description="whose predicted go-live is (true) or is not after the target")
+    predicted_before: IsoDateTime | None = Field(None, description="predicted to go live before this time")
+    predicted_after: IsoDateTime | None = Field(None, description="predicted to go live at or after this time")
+    sort: Literal["predicted_go_live"] | None = Field(
+        None, description="the page's items by predicted go-live, earliest first (within the page: see docs/api.md)"
+    )
+
+    @field_validator("predicted_before", "predicted_after")
+    @classmethod
+    def _within_visibility_range(cls, value: datetime | None) -> datetime | None:
+        # Temporal's visibility parses four-digit years only; the rest of the range is of no use to a prediction.
+        if value is not None and not 1970 <= value.year <= 9998:
+            raise ValueError("must be a date-time between the years 1970 and 9998")
+        return value
 
 
 class OnboardingListItem(BaseModel):
@@ -117,6 +132,9 @@ class OnboardingListItem(BaseModel):
     partner_manager: str | None
     started_at: datetime
     closed_at: datetime | None
+    # As of the onboarding's last change or deadline (docs/api.md, "Predicted go-live"); the basis is in its view.
+    predicted_go_live: datetime | None = None
+    misses_target: bool | None = None
 
 
 class OnboardingPage(BaseModel):

@@ -2,7 +2,7 @@
 built from filters, ISV scoping, and one page per request."""
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -26,14 +26,20 @@ def literal(value: str) -> str:
     return f"'{value}'"
 
 
-def list_query(workflow_type: str, filters: Filters) -> str:
-    """Filters whose value is None are left out."""
+def datetime_literal(value: datetime) -> str:
+    """A date-time in a visibility query, in UTC (it comes from a parsed value, never from text)."""
+    return f"'{value.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%S.%fZ')}'"
+
+
+def list_query(workflow_type: str, filters: Filters, conditions: Sequence[str] = ()) -> str:
+    """Filters whose value is None are left out; `conditions` are further clauses built from validated values."""
     clauses = [
         f"WorkflowType = {literal(workflow_type)}",
         # A run closed by continue-as-new is followed by a new run of the same workflow id: list that one only.
         "ExecutionStatus != 'ContinuedAsNew'",
     ]
     clauses += [f"{key.name} = {literal(value)}" for key, value in filters.items() if value is not None]
+    clauses += conditions
     return " AND ".join(clauses)
 
 
@@ -55,13 +61,14 @@ async def list_page(
     page: PageQuery,
     principal: Principal,
     item: Callable[[WorkflowExecution], ItemT],
+    conditions: Sequence[str] = (),
 ) -> tuple[list[ItemT], str | None]:
     """One page of items and the token of the next (None on the last page)."""
     visible = scoped(principal, filters)
     if visible is None:
         return [], None
     executions = client.list_workflows(
-        list_query(workflow_type, visible),
+        list_query(workflow_type, visible, conditions),
         page_size=page.page_size,
         next_page_token=decode_page_token(page.page_token) if page.page_token else None,
     )

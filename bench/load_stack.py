@@ -319,8 +319,7 @@ def dev_server_command(database: Path, port: int) -> list[str]:
         "--log-level",
         "warn",
     ]
-    for key in search_attributes.ALL:
-        command += ["--search-attribute", f"{key.name}=Keyword"]
+    command += search_attributes.dev_server_arguments()
     return command
 
 

@@ -30,9 +30,9 @@ async def run_activity(name: str, argument: BaseModel, result_type: type[ResultT
 
 class SearchAttributePublisher:
     def __init__(self) -> None:
-        self._published: list[SearchAttributePair[str]] = []
+        self._published: list[SearchAttributePair[Any]] = []
 
-    def publish(self, pairs: list[SearchAttributePair[str]]) -> None:
+    def publish(self, pairs: list[SearchAttributePair[Any]]) -> None:
         if pairs != self._published:
             workflow.upsert_search_attributes([pair.key.value_set(pair.value) for pair in pairs])
             self._published = pairs

@@ -7,7 +7,7 @@ the 42-day escalation live in the main loop, and the handlers only change state.
 import contextlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from temporalio import workflow
@@ -17,13 +17,16 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities import names
     from domain.onboarding import rules
-    from domain.onboarding.config import CONNECTOR_TEST_ITEM
+    from domain.onboarding.config import CONNECTOR_TEST_ITEM, ONBOARDING, StageId
     from domain.onboarding.model import (
         AdvanceCommand,
         AppPublication,
         ChecklistCommand,
+        GoLivePrediction,
         HistoryEntry,
         HoldCommand,
+        MarketplaceHistory,
+        MarketplaceHistoryRequest,
         OnboardingNotice,
         OnboardingRequest,
         OnboardingStarted,
@@ -36,12 +39,15 @@ with workflow.unsafe.imports_passed_through():
         ResumeCommand,
         SetTermsCommand,
     )
+    from domain.onboarding.prediction import predict
     from domain.subscription.model import ConnectorAction, ConnectorCall
     from workflows import search_attributes as sa
     from workflows.effects import ACTIVITY_TIMEOUT, SearchAttributePublisher, run_activity
     from workflows.refusals import refuse_unless
 
 CONNECTOR_TEST_PATCH = "connector-test-call"
+# Runs started before the predicted go-live neither read the marketplace's history nor publish the prediction.
+PREDICTION_PATCH = "go-live-prediction"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 
@@ -70,6 +76,17 @@ def search_attributes_of(state: OnboardingState, sla_status: str) -> list[Search
     ]
 
 
+def prediction_attributes_of(prediction: GoLivePrediction | None) -> list[SearchAttributePair[Any]]:
+    """The predicted go-live as lists sort and filter on it. A rejected onboarding has none: its attributes keep
+    their last values (unsetting one breaks decoding on the time-skipping test server), and lists ignore them."""
+    if prediction is None:
+        return []
+    return [
+        SearchAttributePair(sa.PREDICTED_GO_LIVE, prediction.predicted_go_live),
+        SearchAttributePair(sa.MISSES_GO_LIVE_TARGET, prediction.misses_target),
+    ]
+
+
 @workflow.defn
 class OnboardingWorkflow:
     @workflow.init
@@ -85,6 +102,7 @@ class OnboardingWorkflow:
             self._carried_over = False
         self._changed = False
         self._search_attributes = SearchAttributePublisher()
+        self._history_read_in: StageId | None = None  # the stage the marketplace's history was last read in
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingView:
@@ -96,6 +114,7 @@ class OnboardingWorkflow:
             )
             await self._record(self._state.history[0])
         while not self._state.is_closed:
+            await self._read_marketplace_history()
             await self._wait_for_change_or_deadline()
             for notification in rules.due_notifications(self._state, workflow.now()):
                 await self._activity(
@@ -258,6 +277,23 @@ class OnboardingWorkflow:
     async def _activity(self, name: str, argument: BaseModel) -> None:
         await run_activity(name, argument)
 
+    async def _read_marketplace_history(self) -> None:
+        """Once per stage: the medians are marketplace-wide and change slowly, and each read is an activity."""
+        stage = self._state.stage
+        if not workflow.patched(PREDICTION_PATCH) or self._history_read_in == stage:
+            return
+        self._state.marketplace_history = await run_activity(
+            names.READ_MARKETPLACE_HISTORY,
+            MarketplaceHistoryRequest(window=ONBOARDING.history_window),
+            MarketplaceHistory,
+        )
+        self._history_read_in = stage
+        self._publish_search_attributes()
+
     def _publish_search_attributes(self) -> None:
-        sla_status = rules.current_sla_status(self._state, workflow.now()).value
-        self._search_attributes.publish(search_attributes_of(self._state, sla_status))
+        now = workflow.now()
+        pairs = search_attributes_of(self._state, rules.current_sla_status(self._state, now).value)
+        if not workflow.patched(PREDICTION_PATCH):
+            self._search_attributes.publish(pairs)
+            return
+        self._search_attributes.publish(pairs + prediction_attributes_of(predict(self._state, now, ONBOARDING)))

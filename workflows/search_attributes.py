@@ -5,7 +5,9 @@ theirs: every workflow's business status is `ProcessStatus`, its responsible man
 (queries always name the WorkflowType as well).
 """
 
-from temporalio.common import SearchAttributeKey
+from typing import Any
+
+from temporalio.common import SearchAttributeIndexedValueType, SearchAttributeKey
 
 ISV_ID = SearchAttributeKey.for_keyword("IsvId")
 APP_ID = SearchAttributeKey.for_keyword("AppId")
@@ -16,12 +18,15 @@ MANAGER = SearchAttributeKey.for_keyword("Manager")
 ONBOARDING_STAGE = SearchAttributeKey.for_keyword("OnboardingStage")
 SLA_STATUS = SearchAttributeKey.for_keyword("SlaStatus")
 PARTNER_TIER = SearchAttributeKey.for_keyword("PartnerTier")
+# The onboarding's predicted go-live and whether it is after the target (domain/onboarding/prediction.py).
+PREDICTED_GO_LIVE = SearchAttributeKey.for_datetime("PredictedGoLive")
+MISSES_GO_LIVE_TARGET = SearchAttributeKey.for_bool("MissesGoLiveTarget")
 
 # Per process, the shared attributes under the names the process uses.
 ONBOARDING_STATUS = SUBSCRIPTION_STATUS = PARTNER_STATUS = PROCESS_STATUS
 PARTNER_MANAGER = ACCOUNT_MANAGER = MANAGER
 
-ALL: tuple[SearchAttributeKey[str], ...] = (
+ALL: tuple[SearchAttributeKey[Any], ...] = (
     ISV_ID,
     APP_ID,
     CUSTOMER_ID,
@@ -31,4 +36,17 @@ ALL: tuple[SearchAttributeKey[str], ...] = (
     ONBOARDING_STAGE,
     SLA_STATUS,
     PARTNER_TIER,
+    PREDICTED_GO_LIVE,
+    MISSES_GO_LIVE_TARGET,
 )
+
+_CLI_TYPES = {
+    SearchAttributeIndexedValueType.KEYWORD: "Keyword",
+    SearchAttributeIndexedValueType.DATETIME: "Datetime",
+    SearchAttributeIndexedValueType.BOOL: "Bool",
+}
+
+
+def dev_server_arguments() -> list[str]:
+    """`temporal server start-dev` arguments that register every attribute with its type."""
+    return [arg for key in ALL for arg in ("--search-attribute", f"{key.name}={_CLI_TYPES[key.indexed_value_type]}")]

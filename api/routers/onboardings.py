@@ -69,9 +69,12 @@ async def list_onboardings(
         sa.PARTNER_MANAGER: filters.partner_manager,
         sa.ISV_ID: filters.isv_id,
     }
+    conditions = service.prediction_conditions(filters)
     items, next_page_token = await list_page(
-        client, OnboardingWorkflow.__name__, by_attribute, filters, principal, service.list_item
+        client, OnboardingWorkflow.__name__, by_attribute, filters, principal, service.list_item, conditions
     )
+    if filters.sort == "predicted_go_live":
+        items = service.by_predicted_go_live(items)
     return OnboardingPage(items=items, next_page_token=next_page_token)
 
 

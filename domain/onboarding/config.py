@@ -47,6 +47,10 @@ class OnboardingConfig(BaseModel):
 
     stages: tuple[StageSpec, ...]
     target: timedelta
+    # The predicted go-live (domain/onboarding/prediction.py) takes a stage's median from the marketplace's history
+    # once this many completed onboardings passed the stage, from the most recent `history_window` go-lives.
+    history_min_samples: int
+    history_window: int
 
     def stage(self, stage_id: StageId) -> StageSpec:
         return next(spec for spec in self.stages if spec.id == stage_id)
@@ -82,6 +86,8 @@ def _criterion(id: str, title: str, source: CriterionSource = CriterionSource.CH
 
 ONBOARDING = OnboardingConfig(
     target=timedelta(days=42),
+    history_min_samples=5,
+    history_window=200,
     stages=(
         StageSpec(
             id=StageId.IDENTIFICATION,

@@ -1,6 +1,6 @@
 """Onboarding state, the commands that change it, and the read model built from it."""
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated
 
@@ -78,6 +78,58 @@ class Notification(BaseModel):
     message: str
 
 
+# The predicted go-live (domain/onboarding/prediction.py).
+
+
+class StageMedian(BaseModel):
+    stage: StageId
+    median: timedelta  # time in the stage, holds excluded
+    samples: int  # completed onboardings that passed the stage
+
+
+class MarketplaceHistory(BaseModel):
+    """Per stage, the median time the marketplace's completed onboardings spent in it, as last read from the store."""
+
+    stages: list[StageMedian] = Field(default_factory=list)
+
+    def of(self, stage: StageId) -> StageMedian | None:
+        return next((median for median in self.stages if median.stage == stage), None)
+
+
+class MarketplaceHistoryRequest(BaseModel):
+    """What the workflow asks the store for: the stage medians of the `window` most recent go-lives."""
+
+    window: int
+
+
+class StageBasis(StrEnum):
+    STAGE_BUDGET = "stage_budget"
+    MARKETPLACE_HISTORY = "marketplace_history"
+
+
+class PredictionBasis(StrEnum):
+    STAGE_BUDGETS = "stage_budgets"  # every remaining stage by its budget
+    MARKETPLACE_HISTORY = "marketplace_history"  # every remaining stage by the marketplace's median
+    MIXED = "mixed"  # some of each: `prediction_stages` says which
+    WENT_LIVE = "went_live"  # no prediction: the onboarding's actual go-live
+
+
+class StageForecast(BaseModel):
+    """How long one of the remaining stages is expected to take, and from what."""
+
+    stage: StageId
+    basis: StageBasis
+    expected_days: float
+    samples: int  # completed onboardings behind the median; 0 for a budget
+
+
+class GoLivePrediction(BaseModel):
+    predicted_go_live: datetime
+    basis: PredictionBasis
+    misses_target: bool
+    stages: list[StageForecast]
+
+
 class OnboardingState(BaseModel):
     id: str
     isv: IsvProfile
@@ -95,6 +147,7 @@ class OnboardingState(BaseModel):
     notifications: list[Notification] = Field(default_factory=list)
     finished_at: datetime | None = None
     sla_at_finish: SlaStatus | None = None
+    marketplace_history: MarketplaceHistory | None = None
 
     @property
     def is_closed(self) -> bool:
@@ -181,6 +234,11 @@ class OnboardingView(BaseModel):
     on_hold_since: datetime | None
     finished_at: datetime | None
     deadlines: DeadlinesView
+    # None for a rejected onboarding; for a live one, its actual go-live (basis went_live).
+    predicted_go_live: datetime | None = None
+    prediction_basis: PredictionBasis | None = None
+    misses_target: bool | None = None
+    prediction_stages: list[StageForecast] = Field(default_factory=list)
     unmet_criteria: list[str]
     checklist: list[StageChecklistView]
     commercial_terms: CommercialTerms | None

@@ -35,6 +35,7 @@ from domain.onboarding.model import (
     StageChecklistView,
     TickedItem,
 )
+from domain.onboarding.prediction import predict
 from domain.onboarding.sla import SlaClock, SlaStatus, sla_status
 
 LOCAL_ENDPOINT = "local"  # the embedded local connector
@@ -351,6 +352,7 @@ def next_wakeup(state: OnboardingState, now: datetime, config: OnboardingConfig 
 
 def view(state: OnboardingState, now: datetime, config: OnboardingConfig = ONBOARDING) -> OnboardingView:
     as_of = state.finished_at or now
+    prediction = predict(state, now, config)
     checklist = [
         StageChecklistView(
             stage=spec.id,
@@ -386,6 +388,10 @@ def view(state: OnboardingState, now: datetime, config: OnboardingConfig = ONBOA
             stage_due_at=None if state.is_closed else state.clock.stage_due_at(config.stage(state.stage).budget, as_of),
             target_due_at=state.clock.target_due_at(config.target, as_of),
         ),
+        predicted_go_live=prediction.predicted_go_live if prediction else None,
+        prediction_basis=prediction.basis if prediction else None,
+        misses_target=prediction.misses_target if prediction else None,
+        prediction_stages=prediction.stages if prediction else [],
         unmet_criteria=[] if state.is_closed else unmet_criteria(state, config),
         checklist=checklist,
         commercial_terms=state.terms,

@@ -248,8 +248,7 @@ class DevServer:
             "--log-level",
             "warn",
         ]
-        for key in search_attributes.ALL:
-            command += ["--search-attribute", f"{key.name}=Keyword"]
+        command += search_attributes.dev_server_arguments()
         self.service = Service("temporal", command, dict(os.environ), directory / "temporal.log")
 
     def start(self) -> None:
