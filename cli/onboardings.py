@@ -26,6 +26,12 @@ def list_onboardings(
     sla: Annotated[str | None, typer.Option("--sla", help="on_track, at_risk, overdue")] = None,
     partner_manager: Annotated[str | None, typer.Option()] = None,
     isv: Annotated[str | None, typer.Option(help="An ISV's id.")] = None,
+    misses_target: Annotated[
+        bool | None, typer.Option("--misses-target/--meets-target", help="Predicted to miss (or meet) the target.")
+    ] = None,
+    by_go_live: Annotated[
+        bool, typer.Option("--by-go-live", help="Each page by predicted go-live, earliest first.")
+    ] = False,
     page_size: PageSize = None,
     page_token: PageToken = None,
     every: AllPages = False,
@@ -34,11 +40,15 @@ def list_onboardings(
     """Onboardings, newest first, as Temporal's visibility sees them."""
     connection = api(ctx, as_json)
     filters = {"stage": stage, "status": status, "sla_status": sla, "partner_manager": partner_manager, "isv_id": isv}
+    filters |= {
+        "misses_target": None if misses_target is None else str(misses_target).lower(),
+        "sort": "predicted_go_live" if by_go_live else None,
+    }
     page = connection.pages("/onboardings", {**filters, "page_size": page_size}, page_token, every)
     emit_page(
         connection,
         page,
-        ["ID", "STAGE", "STATUS", "SLA", "PARTNER MANAGER", "STARTED", "CLOSED"],
+        ["ID", "STAGE", "STATUS", "SLA", "PARTNER MANAGER", "STARTED", "PREDICTED GO-LIVE", "CLOSED"],
         lambda o: [
             o["id"],
             o["stage"],
@@ -46,6 +56,7 @@ def list_onboardings(
             o["sla_status"],
             o["partner_manager"],
             render.short(o["started_at"]),
+            _predicted_cell(o),
             render.short(o["closed_at"]),
         ],
     )
@@ -272,12 +283,27 @@ def _head(view: dict[str, Any]) -> str:
             ("SLA", view["sla_status"]),
             ("stage due", render.when(deadlines["stage_due_at"], now)),
             ("target due", render.when(deadlines["target_due_at"], now)),
+            ("predicted go-live", _prediction(view, now)),
             ("finished", render.when(view["finished_at"])),
             ("unmet criteria", view["unmet_criteria"] or None),
             ("commercial terms", _terms(view["commercial_terms"])),
             ("endpoint", view.get("provisioning_endpoint")),
         ]
     )
+
+
+def _prediction(view: dict[str, Any], now: datetime) -> str | None:
+    if not view.get("predicted_go_live"):
+        return None
+    basis = view["prediction_basis"]
+    how = "went live" if basis == "went_live" else "from " + basis.replace("_", " ")
+    misses = ", misses the target" if view["misses_target"] else ""
+    return f"{render.when(view['predicted_go_live'], now)} ({how}{misses})"
+
+
+def _predicted_cell(item: dict[str, Any]) -> str | None:
+    shown = render.short(item.get("predicted_go_live"))
+    return f"{shown} (misses target)" if shown and item.get("misses_target") else shown
 
 
 def _stage_lines(stage: dict[str, Any], current: str) -> str:

@@ -56,6 +56,8 @@ async def test_an_onboarding_reads_as_stage_sla_and_a_checklist_with_ticks(stack
     assert (value_of(shown.stdout, "stage") or "").startswith("feasibility (2 of 5), ")
     assert value_of(shown.stdout, "SLA") == "on_track"
     assert (value_of(shown.stdout, "stage due") or "").endswith("(in 7 d)")  # the feasibility budget
+    # feasibility, commercial, integration and go-live by their budgets: 7 + 10 + 14 + 6 days
+    assert (value_of(shown.stdout, "predicted go-live") or "").endswith("(in 37 d) (from stage budgets)")
     assert "feasibility: Feasibility check (Machbarkeitsprüfung), 7 days  <- current stage" in shown.stdout
     assert any("[x] eu_hosting_confirmed" in line and "pm-anna" in line for line in lines)
     assert any("[ ] technical_assessment_passed" in line for line in lines)

@@ -1,6 +1,6 @@
 // The onboarding board: one column per stage, a card per onboarding, filters by partner manager and SLA.
 import { all, get } from "../api.js";
-import { badge, daysSince, el, field, filterForm, hashOf, select, show, words } from "../ui.js";
+import { badge, date, daysSince, el, field, filterForm, hashOf, select, show, words } from "../ui.js";
 
 export const STAGES = ["identification", "feasibility", "commercial", "integration", "go_live"];
 const SLA = [["", "any SLA"], ["on_track", "on track"], ["at_risk", "at risk"], ["overdue", "overdue"]];
@@ -65,6 +65,7 @@ function card(view) {
     el("div", {}, view.isv.name),
     el("div", { class: "meta" }, `Partner manager: ${view.partner_manager}`),
     el("div", { class: "meta" }, `Day ${days} of ${budget ?? "—"} in stage`),
+    view.predicted_go_live ? el("div", { class: "meta" }, "Predicted go-live: ", date(view.predicted_go_live)) : null,
     el("div", { class: "badges" }, badge(view.sla_status), view.status !== "in_progress" ? badge(view.status) : null),
   );
 }

@@ -54,6 +54,9 @@ function summary(view) {
     el("dt", {}, "In this stage since"), el("dd", {}, date(view.stage_started_at)),
     el("dt", {}, "Stage due"), el("dd", {}, date(view.deadlines.stage_due_at)),
     el("dt", {}, "Go-live target"), el("dd", {}, date(view.deadlines.target_due_at)),
+    view.predicted_go_live
+      ? [el("dt", {}, "Predicted go-live"), el("dd", {}, date(view.predicted_go_live), ` (${words(view.prediction_basis)})`, view.misses_target ? [" ", badge("misses_target")] : null)]
+      : null,
     view.on_hold_since ? [el("dt", {}, "On hold since"), el("dd", {}, date(view.on_hold_since))] : null,
     el("dt", {}, "Unmet criteria"),
     el("dd", {}, unmet.length ? el("ul", {}, unmet.map((title) => el("li", {}, title))) : "none"),
