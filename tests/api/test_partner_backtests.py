@@ -115,7 +115,7 @@ async def test_todays_policy_reproduces_the_recorded_year_end_decisions(api: Api
     assert view["totals"]["today"] == view["totals"]["alternative"]
     assert view["totals"]["higher"] == view["totals"]["lower"] == 0
     # The workflow's own progress query agrees, after the run as during it.
-    handle = api.env.client.get_workflow_handle_for(PolicyBacktestWorkflow.run, f"partner-backtest-{view['id']}")
+    handle = api.env.client.get_workflow_handle(f"partner-backtest-{view['id']}")
     progress = await handle.query(PolicyBacktestWorkflow.progress)
     assert (progress.percent, progress.done, progress.total) == (100, view["partners_done"], view["partners_total"])
 
