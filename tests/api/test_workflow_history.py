@@ -174,6 +174,11 @@ async def test_workflow_task_bookkeeping_is_left_out_and_counted(api: Api):
 # --- subscriptions -------------------------------------------------------------------------------------
 
 
+def fired(timeline: dict[str, Any], started: dict[str, Any]) -> dict[str, Any]:
+    timer_id = started["details"]["timer_id"]
+    return next(e for e in of_type(timeline, "timer_fired") if e["details"]["timer_id"] == timer_id)
+
+
 async def test_a_subscription_history_shows_the_trial_timer_what_it_triggered_and_the_operators_cancel(
     subs: Subscriptions,
 ):
@@ -187,18 +192,24 @@ async def test_a_subscription_history_shows_the_trial_timer_what_it_triggered_an
     timeline = await history(subs.api, subscription_workflow_id(view["id"]))
 
     assert timeline["events"][0]["actor"] == OPERATOR
-    trial_timer = of_type(timeline, "timer_started")[0]
-    assert trial_timer["actor"] == "timer"
-    assert trial_timer["summary"] == f"timer {trial_timer['details']['timer_id']} started for 30 days"
-    assert trial_timer["details"]["duration_seconds"] == pytest.approx(30 * 86_400, abs=60)
-    trial_end = next(
-        e for e in of_type(timeline, "timer_fired") if e["details"]["timer_id"] == trial_timer["details"]["timer_id"]
+    notice_timer, trial_timer = of_type(timeline, "timer_started")[:2]
+    # Three days before the trial ends the customer and the ISV are told; then the trial's last three days run.
+    assert notice_timer["actor"] == trial_timer["actor"] == "timer"
+    assert notice_timer["summary"] == f"timer {notice_timer['details']['timer_id']} started for 27 days"
+    assert trial_timer["summary"] == f"timer {trial_timer['details']['timer_id']} started for 3 days"
+    assert notice_timer["details"]["duration_seconds"] + trial_timer["details"]["duration_seconds"] == pytest.approx(
+        30 * 86_400, abs=60
     )
+    notice = fired(timeline, notice_timer)
+    assert notice["summary"].startswith(
+        f"timer {notice_timer['details']['timer_id']} (27 days) fired; it triggered activity connector.record_and_call"
+    )
+    trial_end = fired(timeline, trial_timer)
     triggered = [item["name"] for item in trial_end["details"]["triggered"]]
     # The first invoice is issued, charged, recorded and its revenue share booked by one activity.
     assert triggered[0] == "activity billing.settle_invoice"
     assert trial_end["summary"].startswith(
-        f"timer {trial_timer['details']['timer_id']} (30 days) fired; it triggered activity billing.settle_invoice"
+        f"timer {trial_timer['details']['timer_id']} (3 days) fired; it triggered activity billing.settle_invoice"
     )
     [charged] = activities(timeline, "billing.settle_invoice", "activity_completed")
     assert charged["details"]["result"]["charge"]["status"] == "succeeded"
@@ -213,7 +224,12 @@ async def test_a_subscription_history_shows_the_trial_timer_what_it_triggered_an
     connector = [
         (entry["details"]["input"]["call"]["action"], entry["details"]["input"]["record"]["status"]) for entry in steps
     ]
-    assert connector == [("provision", "trialing"), ("suspend", "suspended"), ("deprovision", "terminated")]
+    assert connector == [
+        ("provision", "trialing"),
+        ("trial_will_end", "trialing"),
+        ("suspend", "suspended"),
+        ("deprovision", "terminated"),
+    ]
     last = timeline["events"][-1]
     assert (last["type"], last["details"]["result"]["status"]) == ("workflow_completed", "terminated")
 
