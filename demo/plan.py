@@ -287,7 +287,7 @@ def build_plan(seed: int, scale: Scale, partner_manager: str = "pm-anna", accoun
 
 def _onboardings(rng: random.Random, scale: Scale, partner_manager: str) -> list[OnboardingPlan]:
     slots = SLOTS[scale]
-    categories = _balanced_categories(rng, len(slots))
+    categories = balanced_categories(rng, len(slots))
     owners = _owners(rng, ISV_COUNT[scale], categories)
     used_names: set[str] = set()
     plans = []
@@ -313,7 +313,7 @@ def _onboardings(rng: random.Random, scale: Scale, partner_manager: str) -> list
                 stage=slot.stage,
                 # Hours of jitter: starts that are not all at the same time of day (the SLA band is unchanged).
                 days_ago=slot.days_ago + rng.uniform(0.0, 0.9) if slot.days_ago else 0.0,
-                terms=_terms(rng),
+                terms=draw_terms(rng),
                 ticks=ticks,
                 terms_in_stage=slot.stage == StageId.COMMERCIAL and rng.random() < 0.6,
                 reason=rng.choice(reasons) if slot.outcome in (Outcome.ON_HOLD, Outcome.REJECTED) else None,
@@ -322,7 +322,7 @@ def _onboardings(rng: random.Random, scale: Scale, partner_manager: str) -> list
     return plans
 
 
-def _balanced_categories(rng: random.Random, count: int) -> list[Category]:
+def balanced_categories(rng: random.Random, count: int) -> list[Category]:
     """Each round of ten takes every category once: the first ten (the live apps) cover the portfolio, and no
     category has more apps than it has names."""
     categories: list[Category] = []
@@ -345,7 +345,7 @@ def _owners(rng: random.Random, isv_count: int, categories: list[Category]) -> l
     raise RuntimeError("could not give each ISV apps of different categories")  # pragma: no cover
 
 
-def _terms(rng: random.Random) -> dict[str, Any]:
+def draw_terms(rng: random.Random) -> dict[str, Any]:
     monthly = rng.choice(PRICES_CENTS)
     plans = [
         {"term_months": 1, "monthly_price_cents": monthly},
@@ -370,21 +370,28 @@ def _partners(rng: random.Random, scale: Scale, account_manager: str) -> list[Pa
     managers = (account_manager, account_manager, account_manager, *names.ACCOUNT_MANAGERS)
     plans = []
     for (partner_id, partner_name), tier in zip(chosen, tiers, strict=True):
-        enrolment: dict[str, Any] = {"id": partner_id, "name": partner_name, "account_manager": rng.choice(managers)}
-        legacy = LEGACY_LEVELS[tier]
-        if legacy and rng.random() < 0.35:
-            enrolment["legacy_level"] = rng.choice(legacy).value  # came over from the old programme
-        else:
-            low, high = TIER_POINTS[tier]
-            enrolment["last_year_points"] = rng.randrange(low, high + 1, 10)
-        contracts = tuple(_contract(rng) for _ in range(rng.randint(1, 2 if scale == Scale.SMALL else 4)))
-        placed = initial_tier(Enrolment.model_validate(enrolment))
-        assert placed == tier, f"{partner_id} would be placed {placed}, not {tier}"
+        enrolment = draw_enrolment(rng, partner_id, partner_name, tier, rng.choice(managers))
+        contracts = tuple(draw_contract(rng) for _ in range(rng.randint(1, 2 if scale == Scale.SMALL else 4)))
         plans.append(PartnerPlan(enrolment, tier, contracts))
     return plans
 
 
-def _contract(rng: random.Random) -> dict[str, Any]:
+def draw_enrolment(rng: random.Random, partner_id: str, name: str, tier: Tier, account_manager: str) -> dict[str, Any]:
+    """The body of POST /partners for a partner the programme places in `tier`: last year's points in the tier's
+    range, or a level of the old programme that maps to it."""
+    enrolment: dict[str, Any] = {"id": partner_id, "name": name, "account_manager": account_manager}
+    legacy = LEGACY_LEVELS[tier]
+    if legacy and rng.random() < 0.35:
+        enrolment["legacy_level"] = rng.choice(legacy).value  # came over from the old programme
+    else:
+        low, high = TIER_POINTS[tier]
+        enrolment["last_year_points"] = rng.randrange(low, high + 1, 10)
+    placed = initial_tier(Enrolment.model_validate(enrolment))
+    assert placed == tier, f"{partner_id} would be placed {placed}, not {tier}"
+    return enrolment
+
+
+def draw_contract(rng: random.Random) -> dict[str, Any]:
     kind = rng.choice(
         [
             ContractKind.NEW_CUSTOMER_CONTRACT,
@@ -423,7 +430,7 @@ def _subscriptions(
         failing = kind == Kind.DUNNING
         customer = _returning_customer(rng, customers) if not failing and rng.random() < 0.15 else None
         if customer is None:
-            customer = _new_customer(rng, {c["id"] for c in customers})
+            customer = draw_customer(rng, {c["id"] for c in customers})
             customers.append(customer)
         app = _pick_app(rng, live, popularity, customer["id"], taken)
         ident = subscription_id(customer["id"], app.app_id)
@@ -455,7 +462,7 @@ def _subscriptions(
     return plans
 
 
-def _new_customer(rng: random.Random, ids: set[str]) -> dict[str, Any]:
+def draw_customer(rng: random.Random, ids: set[str]) -> dict[str, Any]:
     while True:
         (trade, legal), surname, town = rng.choice(names.TRADES), rng.choice(names.SURNAMES), rng.choice(names.TOWNS)
         ident = names.slug(f"{trade} {surname} {town}")
@@ -504,10 +511,10 @@ def _method(rng: random.Random, kind: Kind, customer: dict[str, Any]) -> dict[st
         case Kind.TRIAL | Kind.TRIAL_BACKDATED | Kind.TRIAL_CANCELLED if rng.random() < 0.3:
             return None  # still deciding how to pay
         case _:
-            return _paying_method(rng, customer)
+            return paying_method(rng, customer)
 
 
-def _paying_method(rng: random.Random, customer: dict[str, Any]) -> dict[str, Any]:
+def paying_method(rng: random.Random, customer: dict[str, Any]) -> dict[str, Any]:
     """Any token or valid IBAN the sandbox does not list pays (docs/payments-sandbox.md)."""
     kind = rng.choices(["credit_card", "direct_debit", "phone_bill", "paypal"], [35, 30, 20, 15])[0]
     if kind == "phone_bill" and "telekom_customer_number" in customer:
