@@ -121,6 +121,7 @@ class Partner:
 class Year:
     seed: int
     days: int
+    customers: int  # asked for; bookings has fewer when no app goes live in time
     onboardings: tuple[Onboarding, ...]
     bookings: tuple[Booking, ...]
     partners: tuple[Partner, ...]
@@ -131,7 +132,7 @@ def draw_year(seed: int, isvs: int, customers: int, partners: int, days: int) ->
     onboardings = _onboardings(rng, isvs, days)
     drawn_partners = _partners(rng, partners, days)
     bookings = _bookings(rng, customers, days, onboardings, drawn_partners)
-    return Year(seed, days, tuple(onboardings), tuple(bookings), tuple(drawn_partners))
+    return Year(seed, days, customers, tuple(onboardings), tuple(bookings), tuple(drawn_partners))
 
 
 def _unique(base: str, index: int, pool: int) -> str:
@@ -153,7 +154,7 @@ def _onboardings(rng: random.Random, count: int, days: int) -> list[Onboarding]:
         app_id = f"{isv_id}-{names.slug(app_name)}"
         # The first one starts at once and goes live on time, so customers have an app to book early on.
         pace = Pace.ON_TIME if index == 0 else rng.choices(list(PACE_WEIGHTS), list(PACE_WEIGHTS.values()))[0]
-        start_day = rng.randint(0, 3) if index == 0 else rng.randint(0, max(days * 2 // 3, 1))
+        start_day = rng.randint(0, 3) if index == 0 else rng.randint(0, max(days - 14, 1))
         stage_days = [max(1, round(BUDGETS[stage] * rng.uniform(0.4, 0.95))) for stage in STAGES]
         hold = reject = None
         reason = None

@@ -70,7 +70,7 @@ async def collect(stack: Stack, year: Year, start: datetime, months: int, refuse
     report = YearReport(
         seed=year.seed,
         isvs=len(year.onboardings),
-        customers=len(year.bookings),
+        customers=year.customers,
         partners=len(year.partners),
         months=months,
         first_month=f"{start:%Y-%m}",
@@ -190,7 +190,8 @@ MONEY_HEADERS = ["month", "invoices", "failed charges", "paid (net)", "ISVs' sha
 
 def render(report: YearReport) -> str:
     head = (
-        f"Simulated {report.months} months of {report.isvs} ISVs, {report.customers} customers and "
+        f"Simulated {report.months} month{'s' if report.months != 1 else ''} of {report.isvs} ISVs, "
+        f"{report.customers} customers and "
         f"{report.partners} partners (seed {report.seed}, from {report.first_month}) in {report.seconds:.1f} s"
     )
     reviews = ", ".join(f"{event} {count}" for event, count in report.reviews.items()) or "none"

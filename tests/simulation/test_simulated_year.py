@@ -1,5 +1,6 @@
 """A small simulated year, run twice with one seed: its report agrees with the store it leaves, and repeats."""
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from simulation.run import simulate
 from store import models
 from store.db import create_engine
 
+# A run that hangs (a workflow stuck on the test server) fails the test instead of the suite; a run takes about 7 s.
+RUN_LIMIT_SECONDS = 120
 # A seed whose small year has a held or late onboarding and a customer whose card fails (checked below on the draw).
 SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS = 14, 3, 6, 2, 12
 
@@ -39,7 +42,8 @@ def rows(model: type[models.Base], *where: ColumnElement[bool]) -> Select[tuple[
 
 async def test_a_small_year_agrees_with_its_store_and_repeats_for_its_seed(tmp_path: Path) -> None:
     began = time.monotonic()
-    first = await simulate(tmp_path / "first", SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS)
+    async with asyncio.timeout(RUN_LIMIT_SECONDS):
+        first = await simulate(tmp_path / "first", SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS)
     database = tmp_path / "first" / "partnerflow.db"
 
     assert first.onboardings["started"] == ISVS
@@ -60,9 +64,10 @@ async def test_a_small_year_agrees_with_its_store_and_repeats_for_its_seed(tmp_p
     assert sum(first.tiers.values()) == PARTNERS == await scalar(database, rows(models.TierDecisionRow))
     assert first.refused == {}
 
-    second = await simulate(tmp_path / "second", SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS)
+    async with asyncio.timeout(RUN_LIMIT_SECONDS):
+        second = await simulate(tmp_path / "second", SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS)
     assert second.figures() == first.figures()
-    assert time.monotonic() - began < 60
+    assert time.monotonic() - began < 60  # the suite's budget for it
 
 
 def test_the_report_without_its_timing_and_calendar_is_what_a_seed_reproduces() -> None:
