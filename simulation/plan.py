@@ -196,13 +196,12 @@ def _onboardings(rng: random.Random, count: int, days: int) -> list[Onboarding]:
 
 
 def _partners(rng: random.Random, count: int, days: int) -> list[Partner]:
-    pool = names.PARTNERS
+    chosen = rng.sample(names.PARTNERS, min(count, len(names.PARTNERS)))
     plans = []
-    for index, (base_id, name) in enumerate(rng.sample(pool, min(count, len(pool))) * (count // len(pool) + 1)):
-        if index == count:
-            break
+    for index in range(count):
+        base_id, name = chosen[index % len(chosen)]
         tier = rng.choices(list(TIER_WEIGHTS), list(TIER_WEIGHTS.values()))[0]
-        enrolment = draw_enrolment(rng, _unique(base_id, index, len(pool)), name, tier, ACCOUNT_MANAGER)
+        enrolment = draw_enrolment(rng, _unique(base_id, index, len(chosen)), name, tier, ACCOUNT_MANAGER)
         drawn = [(rng.randrange(days), draw_contract(rng)) for _ in range(rng.randint(1, 8))]
         contracts = tuple(sorted(drawn, key=lambda pair: pair[0]))
         plans.append(Partner(enrolment, tier, _distinct_references(contracts)))
