@@ -200,7 +200,8 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise self.not_found(ident) from error
-            if error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            # A query's own deadline passing with no worker to answer it comes back as CANCELLED.
+            if error.status == RPCStatusCode.CANCELLED:
                 raise view_not_answered(self.kind, waited) from error
             raise
 
