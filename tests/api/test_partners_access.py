@@ -132,6 +132,9 @@ async def test_the_partner_endpoints_are_documented(api: Api):
     paths = (await api.http.get("/openapi.json")).json()["paths"]
     assert {path for path in paths if path.startswith("/api/v1/partners")} == {
         "/api/v1/partners",
+        "/api/v1/partners/backtests",
+        "/api/v1/partners/backtests/{backtest_id}",
+        "/api/v1/partners/backtests/{backtest_id}/csv",
         "/api/v1/partners/{partner_id}",
         "/api/v1/partners/{partner_id}/contracts",
         "/api/v1/partners/{partner_id}/quality-reports",
