@@ -149,14 +149,8 @@ async def _reports(session: AsyncSession, ids: list[str], query: PartnerYearQuer
     )
     reports: dict[str, list[RecordedReport]] = {}
     for row in rows:
-        metrics = QualityMetrics(
-            paid_on_time_share=row.paid_on_time_share,
-            usage_share=row.usage_share,
-            churn_share=row.churn_share,
-            invoices=row.invoices,
-            active_subscriptions=row.active_subscriptions,
-            cancellations=row.cancellations,
-        )
+        # The row's measurement columns carry the metrics' own names.
+        metrics = QualityMetrics.model_validate(row, from_attributes=True)
         recorded = RecordedReport(period_end=as_utc(row.period_end), created_at=as_utc(row.created_at), metrics=metrics)
         reports.setdefault(row.partner_id, []).append(recorded)
     return reports

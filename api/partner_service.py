@@ -181,14 +181,7 @@ def _quality_report(row: models.QualityReportRow) -> QualityReport:
         partner_id=row.partner_id,
         period_start=as_utc(row.period_start),
         period_end=as_utc(row.period_end),
-        metrics=QualityMetrics(
-            paid_on_time_share=row.paid_on_time_share,
-            usage_share=row.usage_share,
-            churn_share=row.churn_share,
-            invoices=row.invoices,
-            active_subscriptions=row.active_subscriptions,
-            cancellations=row.cancellations,
-        ),
+        metrics=QualityMetrics.model_validate(row, from_attributes=True),  # the columns carry the metrics' names
         failing=[name for name in row.failing.split(",") if name],
         below_thresholds=row.below_thresholds,
         bad_streak=row.bad_streak,

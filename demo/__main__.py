@@ -18,6 +18,7 @@ import httpx
 from pydantic import ValidationError
 from pydantic_settings import SettingsError
 
+from demo import exit_after
 from demo.plan import Scale, build_plan
 from demo.seeder import AM, PM, Api, ApiFailure, Caller, MissingKey, Seeder, callers_from, summary
 from devstack import DEMO_API_KEYS
@@ -120,11 +121,7 @@ def fail(message: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    code = asyncio.run(run(parse(argv)))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The SDK's Rust threads can abort interpreter teardown (temporalio/sdk-python#300); all work is done.
-    os._exit(code)
+    exit_after(run(parse(argv)))
 
 
 if __name__ == "__main__":

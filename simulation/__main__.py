@@ -7,16 +7,15 @@ or touched. The same seed draws the same marketplace and plays it out the same w
 """
 
 import argparse
-import asyncio
 import json
 import logging
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 from temporalio.runtime import LogForwardingConfig, LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
 
+from demo import exit_after
 from simulation.report import render
 from simulation.run import ProgressBar, simulate
 
@@ -61,11 +60,7 @@ async def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    code = asyncio.run(run(parse(argv)))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The SDK's Rust threads can abort interpreter teardown (temporalio/sdk-python#300); all work is done.
-    os._exit(code)
+    exit_after(run(parse(argv)))
 
 
 if __name__ == "__main__":
