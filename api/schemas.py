@@ -16,7 +16,7 @@ from api.params import IsoDateTime
 from domain.catalogue import Category
 from domain.ids import Slug
 from domain.onboarding.config import StageId
-from domain.onboarding.model import Comment, Endpoint, OnboardingStatus, Reason
+from domain.onboarding.model import Comment, Endpoint, OnboardingStatus, PredictionBasis, Reason
 from domain.onboarding.sla import SlaStatus
 
 # --- onboarding commands ---------------------------------------------------------------------
@@ -132,9 +132,11 @@ class OnboardingListItem(BaseModel):
     partner_manager: str | None
     started_at: datetime
     closed_at: datetime | None
-    # As of the onboarding's last change or deadline (docs/api.md, "Predicted go-live"); the basis is in its view.
+    # As of the onboarding's last change or deadline (docs/api.md, "Predicted go-live"). The basis is None for an
+    # onboarding started before lists carried it; its view says it.
     predicted_go_live: datetime | None = None
     misses_target: bool | None = None
+    prediction_basis: PredictionBasis | None = None
 
 
 class OnboardingPage(BaseModel):

@@ -34,6 +34,7 @@ with workflow.unsafe.imports_passed_through():
         OnboardingStatus,
         OnboardingStep,
         OnboardingView,
+        PredictionBasis,
         ReassignCommand,
         RejectCommand,
         ResumeCommand,
@@ -48,6 +49,9 @@ with workflow.unsafe.imports_passed_through():
 CONNECTOR_TEST_PATCH = "connector-test-call"
 # Runs started before the predicted go-live neither read the marketplace's history nor publish the prediction.
 PREDICTION_PATCH = "go-live-prediction"
+# Later runs also say in their memo how the listed prediction was made (lists read it; the basis is no search key).
+PREDICTION_BASIS_PATCH = "go-live-prediction-basis-in-memo"
+PREDICTION_BASIS_MEMO = "prediction_basis"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 
@@ -103,6 +107,7 @@ class OnboardingWorkflow:
         self._changed = False
         self._search_attributes = SearchAttributePublisher()
         self._history_read_in: StageId | None = None  # the stage the marketplace's history was last read in
+        self._published_basis: PredictionBasis | None = None
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingView:
@@ -296,4 +301,12 @@ class OnboardingWorkflow:
         if not workflow.patched(PREDICTION_PATCH):
             self._search_attributes.publish(pairs)
             return
-        self._search_attributes.publish(pairs + prediction_attributes_of(predict(self._state, now, ONBOARDING)))
+        prediction = predict(self._state, now, ONBOARDING)
+        self._search_attributes.publish(pairs + prediction_attributes_of(prediction))
+        if (
+            prediction is not None
+            and prediction.basis != self._published_basis
+            and workflow.patched(PREDICTION_BASIS_PATCH)
+        ):
+            workflow.upsert_memo({PREDICTION_BASIS_MEMO: prediction.basis.value})
+            self._published_basis = prediction.basis

@@ -52,7 +52,11 @@ async def test_a_listed_onboarding_carries_its_search_attributes(listing_api: Ap
     pm = new_partner_manager()
     view = await listing_api.start(partner_manager=pm)
 
-    page = await listed(listing_api, f"partner_manager={pm}", count=1)
+    # The prediction's basis is in the memo, upserted beside the search attributes: wait for both.
+    page = await eventually(
+        lambda: listed(listing_api, f"partner_manager={pm}", count=1),
+        lambda page: page["items"][0]["prediction_basis"] is not None,
+    )
 
     [item] = page["items"]
     assert datetime.fromisoformat(item.pop("predicted_go_live")) > datetime.fromisoformat(item["started_at"])
@@ -67,6 +71,7 @@ async def test_a_listed_onboarding_carries_its_search_attributes(listing_api: Ap
         "started_at": None,
         "closed_at": None,
         "misses_target": False,
+        "prediction_basis": "stage_budgets",
     }
     assert page["next_page_token"] is None
 
