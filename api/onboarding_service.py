@@ -22,13 +22,7 @@ from domain.onboarding.prediction import predict
 from store import models
 from store.db import insert_once
 from workflows import search_attributes as sa
-from workflows.onboarding import (
-    PREDICTION_BASIS_MEMO,
-    OnboardingInput,
-    OnboardingWorkflow,
-    prediction_attributes_of,
-    search_attributes_of,
-)
+from workflows.onboarding import OnboardingInput, OnboardingWorkflow, prediction_attributes_of, search_attributes_of
 
 ONBOARDINGS = WorkflowResource[OnboardingWorkflow, OnboardingView](
     kind="onboarding",
@@ -103,8 +97,8 @@ async def start(client: Client, task_queue: str, request: OnboardingRequest, com
     return rules.view(initial, now) if run.fresh else await run.handle.query(OnboardingWorkflow.view)
 
 
-async def list_item(execution: WorkflowExecution) -> OnboardingListItem:
-    """One onboarding as visibility sees it: its search attributes and memo, no personal data."""
+def list_item(execution: WorkflowExecution) -> OnboardingListItem:
+    """One onboarding as visibility sees it: its search attributes, no personal data."""
     attributes = execution.typed_search_attributes
     # A rejected onboarding keeps its last prediction in visibility (workflows/onboarding.py): it has none.
     predicts = attributes.get(sa.ONBOARDING_STATUS) != OnboardingStatus.REJECTED
@@ -120,7 +114,7 @@ async def list_item(execution: WorkflowExecution) -> OnboardingListItem:
         closed_at=closed_at(execution),
         predicted_go_live=attributes.get(sa.PREDICTED_GO_LIVE) if predicts else None,
         misses_target=attributes.get(sa.MISSES_GO_LIVE_TARGET) if predicts else None,
-        prediction_basis=await execution.memo_value(PREDICTION_BASIS_MEMO, None) if predicts else None,
+        prediction_basis=attributes.get(sa.PREDICTION_BASIS) if predicts else None,
     )
 
 

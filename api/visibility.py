@@ -64,19 +64,6 @@ async def list_page(
     conditions: Sequence[str] = (),
 ) -> tuple[list[ItemT], str | None]:
     """One page of items and the token of the next (None on the last page)."""
-    executions, next_page_token = await list_executions(client, workflow_type, filters, page, principal, conditions)
-    return [item(execution) for execution in executions], next_page_token
-
-
-async def list_executions(
-    client: Client,
-    workflow_type: str,
-    filters: Filters,
-    page: PageQuery,
-    principal: Principal,
-    conditions: Sequence[str] = (),
-) -> tuple[list[WorkflowExecution], str | None]:
-    """One page of executions as visibility lists them, and the token of the next (None on the last page)."""
     visible = scoped(principal, filters)
     if visible is None:
         return [], None
@@ -86,7 +73,8 @@ async def list_executions(
         next_page_token=decode_page_token(page.page_token) if page.page_token else None,
     )
     await executions.fetch_next_page()  # one page per request: the client pages on with next_page_token
-    return list(executions.current_page or []), encode_page_token(executions.next_page_token)
+    items = [item(execution) for execution in executions.current_page or []]
+    return items, encode_page_token(executions.next_page_token)
 
 
 def business_id(execution: WorkflowExecution, workflow_id: Callable[[str], str]) -> str:

@@ -34,7 +34,6 @@ with workflow.unsafe.imports_passed_through():
         OnboardingStatus,
         OnboardingStep,
         OnboardingView,
-        PredictionBasis,
         ReassignCommand,
         RejectCommand,
         ResumeCommand,
@@ -49,9 +48,10 @@ with workflow.unsafe.imports_passed_through():
 CONNECTOR_TEST_PATCH = "connector-test-call"
 # Runs started before the predicted go-live neither read the marketplace's history nor publish the prediction.
 PREDICTION_PATCH = "go-live-prediction"
-# Later runs also say in their memo how the listed prediction was made (lists read it; the basis is no search key).
-PREDICTION_BASIS_PATCH = "go-live-prediction-basis-in-memo"
-PREDICTION_BASIS_MEMO = "prediction_basis"
+# Later runs also publish how the listed prediction was made.
+PREDICTION_BASIS_PATCH = "go-live-prediction-basis"
+# A rejection taken while the marketplace's history was being read ends the run at once, not at the next deadline.
+CLOSED_WHILE_READING_PATCH = "closed-while-reading-history"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 
@@ -107,7 +107,6 @@ class OnboardingWorkflow:
         self._changed = False
         self._search_attributes = SearchAttributePublisher()
         self._history_read_in: StageId | None = None  # the stage the marketplace's history was last read in
-        self._published_basis: PredictionBasis | None = None
 
     @workflow.run
     async def run(self, input: OnboardingInput) -> OnboardingView:
@@ -139,6 +138,8 @@ class OnboardingWorkflow:
 
     async def _wait_for_change_or_deadline(self) -> None:
         self._changed = False
+        if self._state.is_closed and workflow.patched(CLOSED_WHILE_READING_PATCH):
+            return
         wakeup = rules.next_wakeup(self._state, workflow.now())
         if wakeup is not None and wakeup <= workflow.now():
             return
@@ -302,11 +303,7 @@ class OnboardingWorkflow:
             self._search_attributes.publish(pairs)
             return
         prediction = predict(self._state, now, ONBOARDING)
-        self._search_attributes.publish(pairs + prediction_attributes_of(prediction))
-        if (
-            prediction is not None
-            and prediction.basis != self._published_basis
-            and workflow.patched(PREDICTION_BASIS_PATCH)
-        ):
-            workflow.upsert_memo({PREDICTION_BASIS_MEMO: prediction.basis.value})
-            self._published_basis = prediction.basis
+        pairs += prediction_attributes_of(prediction)
+        if prediction is not None and workflow.patched(PREDICTION_BASIS_PATCH):
+            pairs.append(SearchAttributePair(sa.PREDICTION_BASIS, prediction.basis.value))
+        self._search_attributes.publish(pairs)

@@ -21,6 +21,9 @@ PARTNER_TIER = SearchAttributeKey.for_keyword("PartnerTier")
 # The onboarding's predicted go-live and whether it is after the target (domain/onboarding/prediction.py).
 PREDICTED_GO_LIVE = SearchAttributeKey.for_datetime("PredictedGoLive")
 MISSES_GO_LIVE_TARGET = SearchAttributeKey.for_bool("MissesGoLiveTarget")
+# How it was predicted (stage_budgets, marketplace_history, mixed): read back by lists, never searched on, so Text
+# (its own slots) rather than the last free Keyword slot of SQL visibility.
+PREDICTION_BASIS = SearchAttributeKey.for_text("PredictionBasis")
 
 # Per process, the shared attributes under the names the process uses.
 ONBOARDING_STATUS = SUBSCRIPTION_STATUS = PARTNER_STATUS = PROCESS_STATUS
@@ -38,12 +41,14 @@ ALL: tuple[SearchAttributeKey[Any], ...] = (
     PARTNER_TIER,
     PREDICTED_GO_LIVE,
     MISSES_GO_LIVE_TARGET,
+    PREDICTION_BASIS,
 )
 
 _CLI_TYPES = {
     SearchAttributeIndexedValueType.KEYWORD: "Keyword",
     SearchAttributeIndexedValueType.DATETIME: "Datetime",
     SearchAttributeIndexedValueType.BOOL: "Bool",
+    SearchAttributeIndexedValueType.TEXT: "Text",
 }
 
 

@@ -18,7 +18,7 @@ from api.schemas import (
     ReassignBody,
     ResumeBody,
 )
-from api.visibility import list_executions
+from api.visibility import list_page
 from api.workflow_commands import Commands, CurrentCommand, UpdateId
 from domain.catalogue import CommercialTerms
 from domain.ids import ONBOARDING_ID_PATTERN
@@ -70,11 +70,9 @@ async def list_onboardings(
         sa.ISV_ID: filters.isv_id,
     }
     conditions = service.prediction_conditions(filters)
-    executions, next_page_token = await list_executions(
-        client, OnboardingWorkflow.__name__, by_attribute, filters, principal, conditions
+    items, next_page_token = await list_page(
+        client, OnboardingWorkflow.__name__, by_attribute, filters, principal, service.list_item, conditions
     )
-    # An item reads the prediction's basis from the memo, which is decoded (and decrypted) on the way.
-    items = [await service.list_item(execution) for execution in executions]
     if filters.sort == "predicted_go_live":
         items = service.by_predicted_go_live(items)
     return OnboardingPage(items=items, next_page_token=next_page_token)

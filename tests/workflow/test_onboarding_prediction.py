@@ -1,15 +1,23 @@
 """The predicted go-live in the running workflow (time-skipping server): budgets without history, the marketplace's
 medians once the store holds enough go-lives, and a hold moving it out."""
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from domain.onboarding.config import ONBOARDING, StageId
-from domain.onboarding.model import HoldCommand, OnboardingView, PredictionBasis, ResumeCommand
+from domain.onboarding.model import (
+    HoldCommand,
+    OnboardingStatus,
+    OnboardingView,
+    PredictionBasis,
+    RejectCommand,
+    ResumeCommand,
+)
 from tests.api.conftest import eventually
 from tests.go_lives import record_go_lives
-from tests.workflow.conftest import PM, Harness
+from tests.workflow.conftest import PM, Harness, pass_stage
 from workflows import search_attributes as sa
 from workflows.onboarding import OnboardingWorkflow
 
@@ -53,3 +61,17 @@ async def test_with_enough_recorded_go_lives_the_marketplace_median_wins(
     assert [(forecast.expected_days, forecast.samples) for forecast in view.prediction_stages] == [
         (2, ONBOARDING.history_min_samples)
     ] * len(ONBOARDING.stages)
+
+
+async def test_a_rejection_while_the_marketplace_history_is_read_ends_the_run_at_once(harness: Harness):
+    handle = await harness.start()
+    # Entering a stage reads the marketplace's history (an activity); the rejection arrives while it runs.
+    await pass_stage(handle, StageId.IDENTIFICATION)
+    await handle.execute_update(OnboardingWorkflow.reject, RejectCommand(actor=PM, reason="hosting outside the EU"))
+
+    # Not at the stage's next deadline, days later: the time-skipping server would skip there and time out.
+    ended = await asyncio.wait_for(handle.result(), timeout=20)
+
+    assert ended.status == OnboardingStatus.REJECTED
+    run = await handle.describe()
+    assert run.close_time is not None and run.close_time - run.start_time < timedelta(hours=1)
