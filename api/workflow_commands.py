@@ -81,6 +81,14 @@ async def _update_id(request: Request, key: _IdempotencyKeyHeader = None) -> str
 UpdateId = Annotated[str, Depends(_update_id)]
 
 
+def _no_worker_answered(error: RPCError) -> bool:
+    """A query whose deadline passed with no worker to answer it: the client's own deadline comes back as CANCELLED,
+    the server's as DEADLINE_EXCEEDED saying so (any other DEADLINE_EXCEEDED is Temporal not answering)."""
+    if error.status == RPCStatusCode.CANCELLED:
+        return True
+    return error.status == RPCStatusCode.DEADLINE_EXCEEDED and "before a worker" in error.message
+
+
 @dataclass(frozen=True)
 class CommandRef:
     """Who sends a command, the id Temporal knows it by (the Update id, or the marker in a started workflow's memo:
@@ -200,8 +208,7 @@ class WorkflowResource(Generic[WorkflowT, ViewT]):
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 raise self.not_found(ident) from error
-            # A query's own deadline passing with no worker to answer it comes back as CANCELLED.
-            if error.status == RPCStatusCode.CANCELLED:
+            if _no_worker_answered(error):
                 raise view_not_answered(self.kind, waited) from error
             raise
 

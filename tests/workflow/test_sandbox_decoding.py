@@ -30,7 +30,7 @@ ECHO_WORKFLOW = textwrap.dedent(
 
 FRESH_WORKER = textwrap.dedent(
     """
-    import asyncio, uuid
+    import asyncio, os, sys, uuid
     from datetime import timedelta
 
     from temporalio.client import Client
@@ -53,6 +53,8 @@ FRESH_WORKER = textwrap.dedent(
                                                     task_queue="fresh", execution_timeout=timedelta(seconds=20)))
 
     asyncio.run(main())
+    sys.stdout.flush()
+    os._exit(0)  # the SDK's threads can abort interpreter teardown: the check is done
     """
 )
 
