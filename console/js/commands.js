@@ -8,8 +8,10 @@ export function commandsOn(path, reload) {
     place.replaceChildren();
     try {
       const answer = await send(method, path + suffix, body);
-      flash(answer && answer.status === "pending" ? answer.message : done);
+      // The page is read again first, so the confirmation comes with the new state (and nothing typed after it
+      // is wiped by the redraw).
       await reload();
+      flash(answer && answer.status === "pending" ? answer.message : done);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       place.replaceChildren(refusal(error));
