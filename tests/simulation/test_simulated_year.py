@@ -12,8 +12,11 @@ from simulation.run import simulate
 from store import models
 from store.db import create_engine
 
-# A run that hangs (a workflow stuck on the test server) fails the test instead of the suite; a run takes about 7 s.
-RUN_LIMIT_SECONDS = 120
+# A run takes about 7 s. One that hangs is stopped; the time-skipping test server can leave a workflow without its
+# next task when a timer fires during a command (docs/simulation.md), so a hung run is tried once more from scratch:
+# a hang of the simulation's own would repeat, as the run is seeded.
+RUN_LIMIT_SECONDS = 90
+ATTEMPTS = 2
 # A seed whose small year has a held or late onboarding and a customer whose card fails (checked below on the draw).
 SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS = 14, 3, 6, 2, 12
 
@@ -40,11 +43,23 @@ def rows(model: type[models.Base], *where: ColumnElement[bool]) -> Select[tuple[
     return select(func.count()).select_from(model).where(*where)
 
 
+async def simulated(directory: Path) -> tuple[YearReport, Path]:
+    """The small year's report and the store it left."""
+    for attempt in range(1, ATTEMPTS + 1):
+        workdir = directory / f"attempt-{attempt}"
+        try:
+            async with asyncio.timeout(RUN_LIMIT_SECONDS):
+                report = await simulate(workdir, SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS)
+            return report, workdir / "partnerflow.db"
+        except TimeoutError:
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
 async def test_a_small_year_agrees_with_its_store_and_repeats_for_its_seed(tmp_path: Path) -> None:
     began = time.monotonic()
-    async with asyncio.timeout(RUN_LIMIT_SECONDS):
-        first = await simulate(tmp_path / "first", SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS)
-    database = tmp_path / "first" / "partnerflow.db"
+    first, database = await simulated(tmp_path / "first")
 
     assert first.onboardings["started"] == ISVS
     assert first.onboardings["live"] == first.catalogue_apps == await scalar(database, rows(models.App))
@@ -64,8 +79,7 @@ async def test_a_small_year_agrees_with_its_store_and_repeats_for_its_seed(tmp_p
     assert sum(first.tiers.values()) == PARTNERS == await scalar(database, rows(models.TierDecisionRow))
     assert first.refused == {}
 
-    async with asyncio.timeout(RUN_LIMIT_SECONDS):
-        second = await simulate(tmp_path / "second", SEED, ISVS, CUSTOMERS, PARTNERS, MONTHS)
+    second, _ = await simulated(tmp_path / "second")
     assert second.figures() == first.figures()
     assert time.monotonic() - began < 60  # the suite's budget for it
 
