@@ -1,7 +1,6 @@
 """A small simulated year, run twice with one seed: its report agrees with the store it leaves, and repeats."""
 
 import asyncio
-import time
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, Select, func, select
@@ -58,7 +57,6 @@ async def simulated(directory: Path) -> tuple[YearReport, Path]:
 
 
 async def test_a_small_year_agrees_with_its_store_and_repeats_for_its_seed(tmp_path: Path) -> None:
-    began = time.monotonic()
     first, database = await simulated(tmp_path / "first")
 
     assert first.onboardings["started"] == ISVS
@@ -81,7 +79,6 @@ async def test_a_small_year_agrees_with_its_store_and_repeats_for_its_seed(tmp_p
 
     second, _ = await simulated(tmp_path / "second")
     assert second.figures() == first.figures()
-    assert time.monotonic() - began < 60  # the suite's budget for it
 
 
 def test_the_report_without_its_timing_and_calendar_is_what_a_seed_reproduces() -> None:
