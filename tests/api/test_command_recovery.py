@@ -7,6 +7,7 @@ import contextlib
 import sqlite3
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -200,42 +201,38 @@ async def test_a_command_still_being_carried_out_answers_202_and_its_retry_gets_
     assert sorted(entry["outcome"] for entry in ticks) == ["accepted", "replayed"]
 
 
-async def test_a_command_no_worker_takes_up_answers_503_within_the_command_wait(quick: Api):
-    body = quick.request_body()
+@asynccontextmanager
+async def unpolled_onboarding(api: Api) -> AsyncIterator[str]:
+    """An onboarding on a task queue no worker polls: its Updates are never taken up, its queries never answered."""
+    body = api.request_body()
     onboarding = onboarding_id(ISV_A, body["app"]["id"])
-    # A workflow on a task queue no worker polls: its Update is never taken up.
-    await quick.env.client.start_workflow(
+    await api.env.client.start_workflow(
         OnboardingWorkflow.run,
         OnboardingInput(onboarding_id=onboarding, actor=PM, request=OnboardingRequest.model_validate(body)),
         id=onboarding_workflow_id(onboarding),
         task_queue=f"nobody-{uuid.uuid4().hex}",
     )
     try:
+        yield onboarding
+    finally:
+        await api.env.client.get_workflow_handle(onboarding_workflow_id(onboarding)).terminate("test finished")
+
+
+async def test_a_command_no_worker_takes_up_answers_503_within_the_command_wait(quick: Api):
+    async with unpolled_onboarding(quick) as onboarding:
         started = asyncio.get_running_loop().time()
         response = await quick.command(onboarding, "hold", {"reason": "pause"})
         waited = asyncio.get_running_loop().time() - started
-    finally:
-        await quick.env.client.get_workflow_handle(onboarding_workflow_id(onboarding)).terminate("test finished")
     assert_error(response, 503, "command_not_taken_up")
     assert response.headers["Retry-After"]
     assert waited < 5
 
 
 async def test_a_read_no_worker_answers_is_503_within_the_command_wait(quick: Api):
-    body = quick.request_body()
-    onboarding = onboarding_id(ISV_A, body["app"]["id"])
-    await quick.env.client.start_workflow(
-        OnboardingWorkflow.run,
-        OnboardingInput(onboarding_id=onboarding, actor=PM, request=OnboardingRequest.model_validate(body)),
-        id=onboarding_workflow_id(onboarding),
-        task_queue=f"nobody-{uuid.uuid4().hex}",
-    )
-    try:
+    async with unpolled_onboarding(quick) as onboarding:
         started = asyncio.get_running_loop().time()
         response = await quick.http.get(f"/api/v1/onboardings/{onboarding}", headers=auth("pm"))
         waited = asyncio.get_running_loop().time() - started
-    finally:
-        await quick.env.client.get_workflow_handle(onboarding_workflow_id(onboarding)).terminate("test finished")
     assert_error(response, 503, "worker_unavailable")
     assert response.headers["Retry-After"]
     assert waited < 5
