@@ -11,7 +11,8 @@ export function commandsOn(path, reload) {
       // The page is read again first, so the confirmation comes with the new state (and nothing typed after it
       // is wiped by the redraw).
       await reload();
-      flash(answer && answer.status === "pending" ? answer.message : done);
+      // `done` is what to say, or a function of the answer that says it.
+      flash(answer && answer.status === "pending" ? answer.message : typeof done === "function" ? done(answer) : done);
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
       place.replaceChildren(refusal(error));

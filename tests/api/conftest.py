@@ -348,12 +348,7 @@ class Subscriptions:
         return view
 
     async def sleep_days(self, days: float) -> None:
-        """Moves the test server's clock in steps of at most 30 days (one long skip outlasts the RPC timeout)."""
-        left = days
-        while left > 0:
-            step = min(30.0, left)
-            await self.api.env.sleep(timedelta(days=step))
-            left -= step
+        await sleep_days(self.api.env, days)
 
     async def wait_until_ended(self, subscription: str) -> None:
         await self.api.env.client.get_workflow_handle(subscription_workflow_id(subscription)).result()

@@ -7,6 +7,7 @@ to tests/browser/screenshots/ (ignored by git) so the pages can be looked at.
 
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
@@ -16,6 +17,7 @@ import pytest_asyncio
 from playwright.async_api import Browser, Page, async_playwright
 from temporalio.testing import WorkflowEnvironment
 
+from devstack import time_skipping_server
 from tests.api.conftest import Api, key_of, serving
 from tests.conftest import local_dev_server
 from tests.http_server import over_http
@@ -103,6 +105,25 @@ async def browser() -> AsyncIterator[Browser]:
 @pytest_asyncio.fixture
 async def console(browser: Browser, served: tuple[str, Api], request: pytest.FixtureRequest) -> AsyncIterator[Console]:
     url, api = served
+    async with tab_on(browser, url, api, request.node.name) as tab:
+        yield tab
+
+
+@pytest_asyncio.fixture
+async def skipping_console(browser: Browser, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Console]:
+    """The console on the time-skipping test server, for pages of a subscription after its trial: the test moves
+    the clock (the console's reads are queries, which need no visibility)."""
+    async with (
+        time_skipping_server() as env,
+        serving(env, tmp_path) as api,
+    ):
+        assert api.app is not None
+        async with over_http(api.app) as url, tab_on(browser, url, api, request.node.name) as tab:
+            yield tab
+
+
+@asynccontextmanager
+async def tab_on(browser: Browser, url: str, api: Api, test_name: str) -> AsyncIterator[Console]:
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
     page = await context.new_page()
     tab = Console(page, url, api)
@@ -114,5 +135,5 @@ async def console(browser: Browser, served: tuple[str, Api], request: pytest.Fix
     page.on("request", lambda request: tab.requests.append(request.url))
     page.set_default_timeout(15_000)
     yield tab
-    await tab.screenshot(f"last-{request.node.name}")  # how the test left the page, for a failing one above all
+    await tab.screenshot(f"last-{test_name}")  # how the test left the page, for a failing one above all
     await context.close()

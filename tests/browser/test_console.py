@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.async_api import expect
 
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
-from tests.api.conftest import ISV_A, ISV_B, auth, key_of
+from tests.api.conftest import ISV_A, ISV_B, METHODS, auth, booking, key_of
 from tests.browser.conftest import Console
 
 
@@ -99,6 +99,58 @@ async def test_an_operator_cancels_a_subscription_in_its_trial_and_sees_suspend_
     assert "suspended" in facts and "cancelled" in facts
     await console.screenshot("subscription-suspended")
     console.assert_clean()
+
+
+async def test_an_operator_changes_the_plan_of_a_subscription_in_its_trial(console: Console) -> None:
+    onboarding, app = await _new_onboarding(console)
+    await _walk_to_live(console, onboarding)
+    subscription = await _book(console, app)  # the 12-month plan; the app also offers 1 month
+    await console.sign_in("operator")
+    await console.open(f"/subscriptions/{subscription}")
+    await expect(console.page.get_by_role("heading", level=1)).to_contain_text("12-month term")
+
+    await console.page.get_by_label("Change to").select_option("1")
+    await console.page.get_by_role("button", name="Change plan").click()
+    # In the trial a change applies at once: the page is drawn again on the new plan, which is no longer offered.
+    await expect(console.page.get_by_role("heading", level=1)).to_contain_text("1-month term")
+    await expect(console.page.locator("#flash")).to_contain_text("Plan changed.")
+    await expect(console.page.get_by_label("Change to").locator("option")).to_have_text([re.compile("^12-month plan")])
+    view = await console.api.http.get(f"/api/v1/subscriptions/{subscription}", headers=auth("operator"))
+    assert (view.json()["term_months"], view.json()["monthly_price_cents"]) == (1, 1990)
+    console.assert_clean()
+
+
+async def test_an_operator_withdraws_a_cancellation_then_schedules_a_downgrade_for_the_terms_end(
+    skipping_console: Console,
+) -> None:
+    console = skipping_console
+    async with booking(console.api) as subs:
+        view = await subs.book(term_months=12, payment_method=METHODS["credit_card"])
+        await subs.sleep_days(31)  # the trial ends with a card on file: the 12-month term runs
+        await subs.ok(view["id"], "cancel", {"reason": "budget cut"})
+        await console.sign_in("operator")
+        await console.open(f"/subscriptions/{view['id']}")
+        facts = console.page.locator("dl.facts")
+        await expect(facts).to_contain_text("Cancelled for")
+
+        await console.page.get_by_role("button", name="Withdraw cancellation").click()
+        await expect(facts).not_to_contain_text("Cancelled for")
+        await console.page.get_by_label("Change to").select_option("1")
+        await console.page.get_by_role("button", name="Change plan").click()
+        # A shorter term waits for the end of the one the customer committed to.
+        await expect(console.page.locator("#flash")).to_contain_text("Downgrade scheduled")
+        await expect(facts).to_contain_text("to the 1-month plan")
+        await expect(console.page.get_by_role("heading", level=1)).to_contain_text("12-month term")
+        after = await subs.view(view["id"])
+        assert after["cancel_at"] is None
+        assert after["scheduled_plan_change"]["effective_at"] == after["current_term_end"]
+
+        # Staying on the current plan withdraws the downgrade.
+        await console.page.get_by_label("Change to").select_option("12")
+        await console.page.get_by_role("button", name="Change plan").click()
+        await expect(facts).not_to_contain_text("to the 1-month plan")
+        assert (await subs.view(view["id"]))["scheduled_plan_change"] is None
+        console.assert_clean()
 
 
 async def test_an_auditor_reads_a_decoded_timeline_and_the_verification_of_the_audit_log(console: Console) -> None:

@@ -14,6 +14,8 @@ export async function render(main, id) {
   const path = `/subscriptions/${encodeURIComponent(id)}`;
   const [view, invoices] = await Promise.all([get(path), get(`${path}/invoices`)]);
   const commands = may("subscription.command") && view.status !== "terminated";
+  // The app's plans, to change to; an app taken out of the catalogue offers none.
+  const plans = commands ? await get(`/apps/${encodeURIComponent(view.app_id)}`).then((app) => app.plans, () => []) : [];
   const reload = () => render(main, id);
 
   const command = commandsOn(path, reload);
@@ -24,7 +26,7 @@ export async function render(main, id) {
     facts(view),
     el("h2", {}, "Lifecycle"),
     lifecycle(view),
-    commands ? operatorCommands(view, command) : null,
+    commands ? operatorCommands(view, plans, command) : null,
     el("h2", {}, "Invoices and payments"),
     table(
       [
@@ -78,7 +80,17 @@ function facts(view) {
       ? [el("dt", {}, "Dunning"), el("dd", {}, `${view.dunning.retries_done} retries; next ${date(view.dunning.next_retry_at)}; unpaid ${view.dunning.unpaid_invoices.join(", ")}`)]
       : null,
     view.cancel_at ? [el("dt", {}, "Cancelled for"), el("dd", {}, date(view.cancel_at))] : null,
+    view.scheduled_plan_change
+      ? [el("dt", {}, "Plan change"), el("dd", {}, `to the ${planLabel(view.scheduled_plan_change)} from ${date(view.scheduled_plan_change.effective_at)}`)]
+      : null,
+    view.pending_proration_cents
+      ? [el("dt", {}, "Proration"), el("dd", {}, `${euros(view.pending_proration_cents)} net on the next invoice`)]
+      : null,
   );
+}
+
+function planLabel(plan) {
+  return `${plan.term_months}-month plan at ${euros(plan.monthly_price_cents)} a month`;
 }
 
 // The four phases with their dates and what caused each step (from the subscription's own history).
@@ -110,7 +122,7 @@ function lifecycle(view) {
   );
 }
 
-function operatorCommands(view, command) {
+function operatorCommands(view, plans, command) {
   const place = el("div", { class: "answer" });
   const reason = el("input", { type: "text", name: "reason", maxlength: 500 });
   const method = el("select", { name: "method" }, METHODS.map(([value, label]) => el("option", { value }, label)));
@@ -120,6 +132,9 @@ function operatorCommands(view, command) {
   const buttons = [];
   if (view.status !== "suspended" && !view.cancel_at) {
     buttons.push(el("button", { type: "button", onclick: () => command(place, "POST", "/cancel", { reason: reason.value || null }, view.status === "trialing" ? "Cancelled: suspend mode starts now." : "Cancelled at the end of the term.") }, "Cancel"));
+  }
+  if (view.status === "active" && view.cancel_at) {
+    buttons.push(el("button", { type: "button", onclick: () => command(place, "POST", "/uncancel", {}, "Cancellation withdrawn: the subscription renews.") }, "Withdraw cancellation"));
   }
   if (view.status === "suspended") {
     buttons.push(el("button", { type: "button", onclick: () => command(place, "POST", "/reinstate", { comment: reason.value || null }, "Reinstated.") }, "Reinstate"));
@@ -140,7 +155,31 @@ function operatorCommands(view, command) {
     { class: "card commands", "aria-label": "Subscription commands" },
     field("Reason or comment", reason),
     el("div", { class: "buttons" }, buttons),
+    view.status === "suspended" || view.cancel_at ? null : planChange(view, plans, command, place),
     el("fieldset", {}, el("legend", {}, "Payment method"), field("Type", method), field("Token (cards, PayPal)", token), field("IBAN (direct debit)", iban), field("Account holder", holder), change),
     place,
   );
+}
+
+// Another plan of the app: an upgrade applies at once (prorated on the next invoice), a downgrade when the term ends,
+// and in the trial any change at once. With a downgrade scheduled, choosing the current plan withdraws it.
+function planChange(view, plans, command, place) {
+  const same = (a, b) => a && b && a.term_months === b.term_months && a.monthly_price_cents === b.monthly_price_cents;
+  const current = { term_months: view.term_months, monthly_price_cents: view.monthly_price_cents };
+  const scheduled = view.scheduled_plan_change;
+  const offered = plans.filter((plan) => !same(plan, scheduled) && (scheduled || !same(plan, current)));
+  if (offered.length === 0) return null;
+  const term = el(
+    "select",
+    { name: "term" },
+    offered.map((plan) => el("option", { value: plan.term_months }, same(plan, current) ? `${planLabel(plan)} (stay: no change at the term's end)` : planLabel(plan))),
+  );
+  const said = (answer) =>
+    answer.scheduled_plan_change
+      ? `Downgrade scheduled: the ${planLabel(answer.scheduled_plan_change)} from ${date(answer.scheduled_plan_change.effective_at)}.`
+      : answer.pending_proration_cents
+        ? `Upgraded at once; ${euros(answer.pending_proration_cents)} net prorated on the next invoice.`
+        : "Plan changed.";
+  const change = el("button", { type: "button", onclick: () => command(place, "POST", "/plan", { term_months: Number(term.value) }, said) }, "Change plan");
+  return el("fieldset", {}, el("legend", {}, "Plan"), field("Change to", term), change);
 }
