@@ -24,7 +24,11 @@ class ApiKeyGrant(BaseModel):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    # A refused value is not repeated in the error: it may be a secret (a webhook secret, an API key), and the
+    # error reaches logs. The error still names the setting and says why.
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str = "sqlite+aiosqlite:///.data/partnerflow.db"
     temporal_address: str = "localhost:7233"

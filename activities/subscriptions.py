@@ -44,6 +44,7 @@ INVOICE_COLUMNS = (
     "issued_at",
     "due_at",
     "net_cents",
+    "proration_cents",  # of net_cents: a plan change's charge, or a credit below zero
     "vat_cents",
     "gross_cents",
     "currency",

@@ -167,9 +167,9 @@ async def test_an_export_holds_the_subscription_its_invoices_as_json_and_csv_and
         ("acme-crm-pro-0001", 2_368),
         ("acme-crm-pro-0002", 2_368),
     ]
-    assert [(row["number"], row["gross_cents"], row["status"]) for row in csv_rows] == [
-        ("acme-crm-pro-0001", "2368", "open"),
-        ("acme-crm-pro-0002", "2368", "open"),
+    assert [(row["number"], row["gross_cents"], row["proration_cents"], row["status"]) for row in csv_rows] == [
+        ("acme-crm-pro-0001", "2368", "0", "open"),
+        ("acme-crm-pro-0002", "2368", "0", "open"),
     ]
     assert isv_export == EXPORT.isv_export
 

@@ -39,3 +39,11 @@ def test_a_payment_webhook_secret_that_is_not_a_standard_webhooks_secret_is_refu
     monkeypatch.setenv("PAYMENT_WEBHOOK_SECRETS", value)
     with pytest.raises(ValueError, match=message):
         Settings(_env_file=None)
+
+
+@pytest.mark.parametrize("value", ["whsec_not/base64!!", "whsec_QUJD", "sk_live_typed_into_the_wrong_setting"])
+def test_a_refused_secret_is_not_repeated_in_the_error(monkeypatch: pytest.MonkeyPatch, value: str):
+    monkeypatch.setenv("PAYMENT_WEBHOOK_SECRETS", value)
+    with pytest.raises(ValueError, match="payment_webhook_secrets") as refused:
+        Settings(_env_file=None)
+    assert value not in str(refused.value) and value.removeprefix("whsec_") not in str(refused.value)
