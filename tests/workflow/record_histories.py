@@ -41,6 +41,7 @@ from domain.payouts import StatementStatus, payout_workflow_id
 from domain.subscription.model import (
     CancelCommand,
     ChangePaymentMethodCommand,
+    ChangePlanCommand,
     ExportRequestCommand,
     ReinstateCommand,
     SubscriptionStatus,
@@ -167,7 +168,24 @@ async def subscriptions(env: WorkflowEnvironment, database_url: str, workdir: Pa
         await subs.sleep_days(31)
         terminated = await exported.result()
         expect(terminated.status == SubscriptionStatus.TERMINATED and bool(terminated.exports), "export: not ended")
-        return recorded | {"subscription_export_terminated": await exported.fetch_history()}
+        recorded |= {"subscription_export_terminated": await exported.fetch_history()}
+
+        # Plan changes: in the trial (at once), an upgrade mid-period (prorated), then a downgrade that takes effect
+        # when the upgraded 12-month term renews (continued as new).
+        changing = await subs.book(term_months=12, payment_method=METHODS["credit_card"])
+        await changing.execute_update(SubscriptionWorkflow.change_plan, plan_of(1, 2_490))
+        await subs.sleep_days(31 + 10)
+        await changing.execute_update(SubscriptionWorkflow.change_plan, plan_of(12, 1_490))
+        view = await changing.execute_update(SubscriptionWorkflow.change_plan, plan_of(1, 2_490))
+        expect(view.scheduled_plan_change is not None, "plan changes: no downgrade scheduled")
+        await subs.sleep_days(360)
+        view = await subs.view(changing)
+        expect((view.term_number, view.term_months) == (2, 1), "plan changes: the downgrade did not take effect")
+        return recorded | await chain(subs.client, changing.id, "subscription_plan_changes", 2)
+
+
+def plan_of(term_months: int, monthly_price_cents: int) -> ChangePlanCommand:
+    return ChangePlanCommand(actor=OPERATOR, term_months=term_months, monthly_price_cents=monthly_price_cents)
 
 
 async def partners(env: WorkflowEnvironment, database_url: str, workdir: Path) -> Recorded:
