@@ -68,6 +68,9 @@ RECORD_AND_CALL = "record-and-call-connector-in-one-activity"
 # A timer some days before the trial ends, for the customer's notice and the ISV's `trial_will_end` connector event.
 # (Plan changes and uncancel are Updates of their own and need no patch: runs that predate them never received one.)
 TRIAL_ENDING_NOTICE = "trial-ending-notice"
+# A plan change that applies (in the trial, an upgrade, a downgrade at its term) is told to the ISV (`plan_changed`),
+# recorded in the same activity as the snapshot, instead of the snapshot alone.
+PLAN_CHANGE_EVENT = "plan-change-connector-event"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -163,8 +166,12 @@ class SubscriptionProcess:
                 case rules.Step.INVOICE_PERIOD:
                     await self._bill(rules.issue_period_invoice(self._state, now))
                 case rules.Step.RENEW:
+                    downgrade = self._state.scheduled_plan_change is not None
                     rules.renew(self._state, now)
-                    await self._record()
+                    if downgrade and workflow.patched(PLAN_CHANGE_EVENT):
+                        await self._plan_changed(plans.PlanChange.DOWNGRADE, self._state.term_started_at or now)
+                    else:
+                        await self._record()
                     return True
                 case rules.Step.END_CONTRACT:
                     ended = self._state.cancel_at or now
@@ -381,9 +388,18 @@ class SubscriptionProcess:
         self._check(lambda state, checked: rules.check_uncancel(state, checked, now), command)
 
     async def change_plan(self, command: ChangePlanCommand) -> SubscriptionView:
-        plans.apply_change_plan(self._state, command, workflow.now())
-        await self._record()
+        now = workflow.now()
+        change = plans.apply_change_plan(self._state, command, now)
+        # A downgrade waits for its term, and a withdrawn one changes nothing the ISV knows of.
+        if change in (plans.PlanChange.IN_TRIAL, plans.PlanChange.UPGRADE) and workflow.patched(PLAN_CHANGE_EVENT):
+            await self._plan_changed(change, now)
+        else:
+            await self._record()
         return self._changed_view()
+
+    async def _plan_changed(self, change: plans.PlanChange, effective_at: datetime) -> None:
+        payload = records.plan_changed_payload(self._state, change.value, effective_at)
+        await self._connector(ConnectorAction.PLAN_CHANGED, payload, snapshot=self._snapshot())
 
     def validate_change_plan(self, command: ChangePlanCommand) -> None:
         self._check(plans.check_change_plan, command)

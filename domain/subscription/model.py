@@ -402,6 +402,7 @@ class ConnectorAction(StrEnum):
     EXPORT = "export"
     DEPROVISION = "deprovision"
     TRIAL_WILL_END = "trial_will_end"  # a notice only: nothing for the ISV to change yet
+    PLAN_CHANGED = "plan_changed"  # the plan the customer is entitled to changed (an upgrade, a downgrade's term)
     TEST = "test"
 
 

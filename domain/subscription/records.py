@@ -176,6 +176,16 @@ def trial_ending_payload(state: SubscriptionState) -> dict[str, object]:
     }
 
 
+def plan_changed_payload(state: SubscriptionState, change: str, effective_at: datetime) -> dict[str, object]:
+    """What the ISV's connector hears with `plan_changed`, once the new plan applies: the plan, no personal data."""
+    return {
+        "change": change,
+        "term_months": state.plan.term_months,
+        "monthly_price_cents": state.plan.monthly_price_cents,
+        "effective_at": effective_at.isoformat(),
+    }
+
+
 def partner_points_event(state: SubscriptionState) -> SignalledContractEvent:
     """The contract event a channel partner earns points for when the subscription it sold is first paid."""
     return SignalledContractEvent(

@@ -217,3 +217,16 @@ def test_the_notice_says_whether_a_payment_method_is_on_file():
     without = records.trial_ending_notice(booked(method=None), utc(2025, 1, 28))
     assert "no payment method is on file" in without.message
     assert records.trial_ending_payload(booked(method=None))["payment_method_on_file"] is False
+
+
+def test_the_isv_hears_the_plan_that_applies_and_nothing_personal():
+    state = booked()
+    at = utc(2025, 3, 10)
+    payload = records.plan_changed_payload(state, "upgrade", at)
+    assert payload == {
+        "change": "upgrade",
+        "term_months": state.plan.term_months,
+        "monthly_price_cents": state.plan.monthly_price_cents,
+        "effective_at": at.isoformat(),
+    }
+    assert state.customer.name not in str(payload)

@@ -2,9 +2,11 @@
 cancellation, and plan changes (an upgrade at once with its proration on the next invoice, a downgrade at the term's
 end)."""
 
+import json
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 import pytest
 
@@ -27,6 +29,15 @@ from workflows.subscription import SubscriptionInput, SubscriptionWorkflow
 
 def plan(term_months: int, price: int) -> ChangePlanCommand:
     return ChangePlanCommand(actor=OPERATOR, term_months=term_months, monthly_price_cents=price)
+
+
+async def plan_events(subs: SubscriptionHarness, subscription: str) -> list[dict[str, Any]]:
+    """The `plan_changed` calls the ISV's connector received, oldest first, with their times as datetimes."""
+    calls = await subs.rows(
+        models.ConnectorCallRow, models.ConnectorCallRow.id, subscription_id=subscription, action="plan_changed"
+    )
+    events = [json.loads(call.request_body)["payload"] for call in calls]
+    return [event | {"effective_at": datetime.fromisoformat(event["effective_at"])} for event in events]
 
 
 def half_up(value: Decimal) -> int:
@@ -172,6 +183,10 @@ async def test_an_upgrade_applies_at_once_and_the_next_invoice_carries_its_prora
     days = (before.current_period_end - before.current_period_start).days
     expected = half_up(Decimal(1_490 * unused) / days) - half_up(Decimal(PRICE_CENTS * unused) / days)
     assert expected < 0 and view.pending_proration_cents == expected
+    # The ISV hears of the new plan at once, to change what the customer is entitled to.
+    assert await plan_events(subs, view.id) == [
+        {"change": "upgrade", "term_months": 12, "monthly_price_cents": 1_490, "effective_at": upgraded.at}
+    ]
 
     await subs.sleep_days(unused + 1)
     view = await subs.view(handle)
@@ -193,13 +208,33 @@ async def test_a_downgrade_takes_effect_at_the_term_end(subs: SubscriptionHarnes
     assert view.scheduled_plan_change is not None
     assert view.scheduled_plan_change.effective_at == view.current_term_end
     assert (view.term_months, view.monthly_price_cents, view.pending_proration_cents) == (12, PRICE_CENTS, 0)
+    assert await plan_events(subs, view.id) == [], "nothing changes for the ISV before the term ends"
+    term_end = view.current_term_end
 
     await subs.sleep_days(365 - 200 + 1)
     view = await subs.view(handle)
     assert (view.term_number, view.term_months, view.monthly_price_cents) == (2, 1, 2_490)
     assert view.scheduled_plan_change is None
+    assert await plan_events(subs, view.id) == [
+        {"change": "downgrade", "term_months": 1, "monthly_price_cents": 2_490, "effective_at": term_end}
+    ]
     invoices = await subs.rows(models.InvoiceRow, models.InvoiceRow.number, subscription_id=view.id)
     assert [i.net_cents for i in invoices] == [PRICE_CENTS] * 12 + [2_490]
+
+
+async def test_a_plan_change_in_the_trial_is_told_to_the_isv_and_a_withdrawn_downgrade_is_not(
+    subs: SubscriptionHarness,
+):
+    trialing = await subs.book(term_months=12, payment_method=METHODS["credit_card"])
+    view = await trialing.execute_update(SubscriptionWorkflow.change_plan, plan(1, 2_490))
+    assert [event["change"] for event in await plan_events(subs, view.id)] == ["in_trial"]
+
+    paying = await subs.book(term_months=12, payment_method=METHODS["credit_card"])
+    await subs.sleep_days(31)
+    await paying.execute_update(SubscriptionWorkflow.change_plan, plan(1, 2_490))
+    view = await paying.execute_update(SubscriptionWorkflow.change_plan, plan(12, PRICE_CENTS))
+    assert view.history[-1].action == "downgrade_withdrawn"
+    assert await plan_events(subs, view.id) == []
 
 
 async def test_plan_changes_are_refused_for_the_same_plan_a_cancelled_or_a_suspended_subscription(
