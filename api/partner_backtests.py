@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from http import HTTPStatus
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -20,6 +20,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from api.csv_safe import csv_text
 from api.errors import ApiError
 from api.workflow_commands import CommandRef, start_once
+from domain.ids import Slug
 from domain.partners import backtest
 from domain.partners.backtest import BacktestLine, BacktestRequest, BacktestTotals
 from domain.partners.config import PROGRAMME
@@ -49,7 +50,17 @@ class BacktestView(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     totals: BacktestTotals | None  # once completed
-    lines: list[BacktestLine] | None  # once completed: one per partner, in id order
+    lines: list[BacktestLine] | None  # once completed: one per partner, in id order, a page of them
+    next_page_token: str | None = None  # where the next page of lines starts, if one follows
+
+
+class LinesPage(BaseModel):
+    """Which of a completed backtest's lines to answer with; the CSV holds them all."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page_size: int = Field(100, ge=1, le=1000)
+    page_token: Slug | None = Field(None, description="`next_page_token` of the previous page")
 
 
 def backtest_id(command: CommandRef) -> str:
@@ -101,13 +112,18 @@ async def start(
     return view
 
 
-async def read(sessions: async_sessionmaker[AsyncSession], ident: str) -> BacktestView:
+async def read(sessions: async_sessionmaker[AsyncSession], ident: str, page: LinesPage | None = None) -> BacktestView:
+    """The backtest with `page` of its lines once completed (all of them without a page)."""
     async with sessions() as session:
         row = await session.get(models.PartnerBacktest, ident)
         if row is None:
             raise ApiError(HTTPStatus.NOT_FOUND, "backtest_not_found", f"there is no backtest {ident}")
         completed = row.status == BacktestStatus.COMPLETED
-        lines = await _lines(session, ident) if completed else None
+        lines = await _lines(session, ident, page) if completed else None
+    next_page_token = None
+    if lines is not None and page is not None and len(lines) > page.page_size:
+        lines = lines[: page.page_size]
+        next_page_token = lines[-1].partner_id
     return BacktestView(
         id=row.id,
         year=row.year,
@@ -121,6 +137,7 @@ async def read(sessions: async_sessionmaker[AsyncSession], ident: str) -> Backte
         completed_at=as_utc(row.completed_at) if row.completed_at else None,
         totals=BacktestTotals.model_validate(row.totals) if row.totals else None,
         lines=lines,
+        next_page_token=next_page_token,
     )
 
 
@@ -143,7 +160,13 @@ def _cell(value: object) -> object:
     return "" if value is None else value
 
 
-async def _lines(session: AsyncSession, ident: str) -> list[BacktestLine]:
+async def _lines(session: AsyncSession, ident: str, page: LinesPage | None) -> list[BacktestLine]:
+    """The lines in partner id order: all, or a page's and one more (which tells that another page follows)."""
     line = models.PartnerBacktestLine
-    rows = await session.scalars(select(line).where(line.backtest_id == ident).order_by(line.partner_id))
+    query = select(line).where(line.backtest_id == ident).order_by(line.partner_id)
+    if page is not None:
+        if page.page_token is not None:
+            query = query.where(line.partner_id > page.page_token)  # the last partner of the page before
+        query = query.limit(page.page_size + 1)
+    rows = await session.scalars(query)
     return [BacktestLine.model_validate(row, from_attributes=True) for row in rows]

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from cli import render
+from cli.client import Api
 from cli.options import AllPages, AsJson, IdempotencyKey, PageSize, PageToken, api, command, emit, emit_page
 
 app = typer.Typer(help="Channel partners: enrol, contract events, tiers and points, reviews.", no_args_is_help=True)
@@ -137,7 +138,7 @@ def backtest(
     answer = connection.call("POST", "/partners/backtests", body=body, idempotency_key=idempotency_key)
     while wait and answer["status"] != "completed":
         time.sleep(BACKTEST_POLL_SECONDS)
-        answer = connection.get(f"/partners/backtests/{answer['id']}")
+        answer = _whole_backtest(connection, answer["id"])
     emit(connection, answer, _backtest)
 
 
@@ -153,7 +154,16 @@ def backtest_show(
     if csv:
         typer.echo(connection.send("GET", f"/partners/backtests/{backtest_id}/csv").text, nl=False)
         return
-    emit(connection, connection.get(f"/partners/backtests/{backtest_id}"), _backtest)
+    emit(connection, _whole_backtest(connection, backtest_id), _backtest)
+
+
+def _whole_backtest(connection: Api, backtest_id: str) -> dict[str, Any]:
+    """The backtest with every line: its pages of lines followed to the last."""
+    view: dict[str, Any] = connection.get(f"/partners/backtests/{backtest_id}")
+    while view.get("next_page_token"):
+        page = connection.get(f"/partners/backtests/{backtest_id}", page_token=view["next_page_token"])
+        view = {**page, "lines": view["lines"] + page["lines"]}
+    return view
 
 
 def _policy_file(path: Path) -> Any:

@@ -4,12 +4,12 @@ progress, its result and its CSV from the store."""
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Query, Response
 
 from api import partner_backtests as service
 from api.deps import AppSettings, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES
-from api.partner_backtests import BacktestView
+from api.partner_backtests import BacktestView, LinesPage
 from api.workflow_commands import CurrentCommand
 from domain.partners.backtest import BacktestRequest
 
@@ -35,9 +35,12 @@ async def start_backtest(
 
 
 @router.get("/{backtest_id}")
-async def get_backtest(backtest_id: BacktestIdPath, sessions: Sessions) -> BacktestView:
-    """Status and percent done; once completed, the totals per policy and one line per partner."""
-    return await service.read(sessions, backtest_id)
+async def get_backtest(
+    backtest_id: BacktestIdPath, sessions: Sessions, page: Annotated[LinesPage, Query()]
+) -> BacktestView:
+    """Status and percent done; once completed, the totals per policy and one line per partner, a page at a time
+    (`next_page_token`; the CSV has every line)."""
+    return await service.read(sessions, backtest_id, page)
 
 
 @router.get(

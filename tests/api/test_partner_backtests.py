@@ -154,6 +154,32 @@ async def test_a_stricter_policy_downgrades_and_opens_a_review(api: Api, recorde
     )
 
 
+async def test_a_backtests_lines_are_read_a_page_at_a_time_and_the_pages_add_up_to_the_csv(
+    api: Api, recorded_year: RecordedYear
+):
+    view = await run_backtest(api, {"year": recorded_year.year})
+    assert view["partners_total"] >= 3
+    csv_text = (await api.http.get(f"{PATH}/{view['id']}/csv", headers=auth("admin"))).text
+    every = [row["partner_id"] for row in csv.DictReader(io.StringIO(csv_text))]
+
+    paged: list[str] = []
+    params: dict[str, Any] = {"page_size": 2}
+    while True:
+        response = await api.http.get(f"{PATH}/{view['id']}", params=params, headers=auth("admin"))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        assert 1 <= len(page["lines"]) <= 2 and page["totals"] == view["totals"]
+        paged += [line["partner_id"] for line in page["lines"]]
+        if page["next_page_token"] is None:
+            break
+        params["page_token"] = page["next_page_token"]
+    assert paged == every == sorted(every)
+
+    for bad in ({"page_size": 0}, {"page_token": "Not A Partner"}, {"limit": 5}):
+        refused = await api.http.get(f"{PATH}/{view['id']}", params=bad, headers=auth("admin"))
+        assert_error(refused, 422, "validation_error")
+
+
 async def test_a_retried_command_answers_with_the_same_backtest(api: Api, recorded_year: RecordedYear):
     key = f"bt-{uuid.uuid4().hex}"
     first = await post(api, {"year": recorded_year.year}, key=key)

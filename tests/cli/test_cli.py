@@ -8,6 +8,10 @@ from importlib.metadata import entry_points
 from pathlib import Path
 
 from domain.ids import onboarding_workflow_id
+from domain.partners.backtest import BacktestLine, Move
+from domain.partners.config import PROGRAMME, Tier
+from domain.partners.model import TierChange
+from domain.partners.policy import PartnerPolicy
 from domain.partners.rules import programme_year
 from store import models
 from store.db import create_engine, create_session_factory
@@ -271,3 +275,39 @@ async def test_a_backtest_waits_for_its_result_and_downloads_as_csv(stack: Stack
     assert table.stdout.splitlines()[0].startswith("partner_id,start_tier,points_today,points_alternative")
     refused = await stack.invoke("partners", "backtest-show", backtest, role="pm")
     assert refused.code == 1 and refused.stderr.startswith("403 Forbidden")
+
+
+async def test_a_backtest_is_shown_with_every_line_whatever_the_api_pages(stack: Stack):
+    backtest, partners = f"bt-{uuid.uuid4().hex[:20]}", 130  # the API answers 100 lines a page
+    await seed_completed_backtest(stack, backtest, [f"p-{number:03d}" for number in range(partners)])
+
+    shown = await stack.invoke("partners", "backtest-show", backtest, "--json", role="admin")
+
+    assert shown.code == 0, shown
+    view = json.loads(shown.stdout)
+    assert [line["partner_id"] for line in view["lines"]] == [f"p-{number:03d}" for number in range(partners)]
+    assert view["next_page_token"] is None
+
+
+TODAYS_POLICY = PartnerPolicy.of(PROGRAMME).model_dump(mode="json")
+
+
+async def seed_completed_backtest(stack: Stack, backtest: str, partners: list[str]) -> None:
+    """A completed backtest's rows, as its workflow leaves them (totals aside): one line per partner."""
+    engine = create_engine(stack.api.settings.database_url)
+    async with create_session_factory(engine).begin() as session:
+        session.add(
+            models.PartnerBacktest(
+                id=backtest, year=2026, policy=TODAYS_POLICY, status="completed", partners_total=len(partners),
+                partners_done=len(partners), totals=None, created_by="am-arno", command_id=backtest,
+                created_at=datetime.now(UTC), completed_at=datetime.now(UTC),
+            )
+        )  # fmt: skip
+        for partner in partners:
+            line = BacktestLine(
+                partner_id=partner, start_tier=Tier.BASIC, points_today=0, points_alternative=0,
+                tier_today=Tier.BASIC, tier_alternative=Tier.BASIC, change_today=TierChange.KEEP,
+                change_alternative=TierChange.KEEP, reviews_today=0, reviews_alternative=0, move=Move.SAME, why="kept",
+            )  # fmt: skip
+            session.add(models.PartnerBacktestLine(backtest_id=backtest, **line.model_dump(mode="json")))
+    await engine.dispose()
