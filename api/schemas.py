@@ -108,7 +108,7 @@ class OnboardingFilters(PageQuery):
     predicted_before: IsoDateTime | None = Field(None, description="predicted to go live before this time")
     predicted_after: IsoDateTime | None = Field(None, description="predicted to go live at or after this time")
     sort: Literal["predicted_go_live"] | None = Field(
-        None, description="the page's items by predicted go-live, earliest first (within the page: see docs/api.md)"
+        None, description="by predicted go-live, earliest first, across pages (at most 1,000 matching: docs/api.md)"
     )
 
     @field_validator("predicted_before", "predicted_after")

@@ -30,7 +30,7 @@ def list_onboardings(
         bool | None, typer.Option("--misses-target/--meets-target", help="Predicted to miss (or meet) the target.")
     ] = None,
     by_go_live: Annotated[
-        bool, typer.Option("--by-go-live", help="Each page by predicted go-live, earliest first.")
+        bool, typer.Option("--by-go-live", help="By predicted go-live, earliest first (across pages).")
     ] = False,
     page_size: PageSize = None,
     page_token: PageToken = None,

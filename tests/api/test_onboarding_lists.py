@@ -13,6 +13,7 @@ from urllib.parse import quote
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from api import visibility
 from domain.onboarding.config import ONBOARDING, StageId
 from store.db import create_engine
 from tests.api.conftest import ISV_A, ISV_B, Api, assert_error, auth, eventually, ids_across_pages, serving
@@ -182,8 +183,47 @@ async def test_lists_filter_and_sort_by_predicted_go_live(dev_server_env: Workfl
         page = await listed(api, f"partner_manager={pm}&sort=predicted_go_live", count=3)
         assert [item["id"] for item in page["items"]] == [on_time["id"], late["id"], rejected["id"]]
         assert page["items"][2]["predicted_go_live"] is None
+        # The order holds across pages, not only within one.
+        one_by_one = await sorted_pages(api, f"partner_manager={pm}&sort=predicted_go_live&page_size=1")
+        assert one_by_one == [on_time["id"], late["id"], rejected["id"]]
         # A day before the late one's date: the on-time one (12 days earlier) is before, the late one after.
         boundary = datetime.fromisoformat(missing["items"][0]["predicted_go_live"]) - timedelta(days=1)
         between = quote(boundary.isoformat())
         assert ids(await listed(api, f"partner_manager={pm}&predicted_before={between}")) == {on_time["id"]}
         assert ids(await listed(api, f"partner_manager={pm}&predicted_after={between}")) == {late["id"]}
+
+
+async def sorted_pages(api: Api, query: str) -> list[str]:
+    """The ids of every page of a sorted list, following its tokens; a sorted list's token is refused without its
+    sort, and an unsorted list's with it."""
+    found: list[str] = []
+    token = None
+    while True:
+        page = await listed(api, query + (f"&page_token={token}" if token else ""))
+        found += [item["id"] for item in page["items"]]
+        token = page["next_page_token"]
+        if token is None:
+            return found
+        unsorted = query.replace("&sort=predicted_go_live", "")
+        refused = await api.http.get(f"/api/v1/onboardings?{unsorted}&page_token={token}", headers=auth("pm"))
+        assert [d["field"] for d in assert_error(refused, 422, "validation_error")] == ["query.page_token"]
+
+
+async def test_a_sorted_list_refuses_more_than_it_can_order_and_an_unsorted_lists_token(
+    listing_api: Api, monkeypatch: pytest.MonkeyPatch
+):
+    pm = new_partner_manager()
+    for _ in range(3):
+        await listing_api.start(partner_manager=pm)
+    unsorted = await listed(listing_api, f"partner_manager={pm}&page_size=1", count=1)
+    assert unsorted["next_page_token"] is not None
+    foreign = f"partner_manager={pm}&sort=predicted_go_live&page_token={unsorted['next_page_token']}"
+    refused = await listing_api.http.get(f"/api/v1/onboardings?{foreign}", headers=auth("pm"))
+    assert [d["field"] for d in assert_error(refused, 422, "validation_error")] == ["query.page_token"]
+
+    await listed(listing_api, f"partner_manager={pm}", count=3)  # all three visible
+    monkeypatch.setattr(visibility, "SORT_WINDOW", 2)
+    too_many = await listing_api.http.get(
+        f"/api/v1/onboardings?partner_manager={pm}&sort=predicted_go_live", headers=auth("pm")
+    )
+    assert assert_error(too_many, 422, "too_many_to_sort") == {"sort_window": 2}
