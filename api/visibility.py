@@ -70,40 +70,36 @@ async def list_page(
     principal: Principal,
     item: Callable[[WorkflowExecution], ItemT],
     conditions: Sequence[str] = (),
+    order: Callable[[list[ItemT]], list[ItemT]] | None = None,
 ) -> tuple[list[ItemT], str | None]:
-    """One page of items and the token of the next (None on the last page)."""
+    """One page of items and the token of the next (None on the last page); with `order`, a page of every matching
+    item in that order (`_sorted_page`)."""
     visible = scoped(principal, filters)
     if visible is None:
         return [], None
+    query = list_query(workflow_type, visible, conditions)
+    if order is not None:
+        return await _sorted_page(client, query, page, item, order)
     token = decode_page_token(page.page_token) if page.page_token else None
     if token is not None and token.startswith(SORTED_TOKEN):
         raise _foreign_token("the page_token is from a sorted list: send its sort too")
-    executions = client.list_workflows(
-        list_query(workflow_type, visible, conditions), page_size=page.page_size, next_page_token=token
-    )
+    executions = client.list_workflows(query, page_size=page.page_size, next_page_token=token)
     await executions.fetch_next_page()  # one page per request: the client pages on with next_page_token
     items = [item(execution) for execution in executions.current_page or []]
     return items, encode_page_token(executions.next_page_token)
 
 
-async def sorted_page(
+async def _sorted_page(
     client: Client,
-    workflow_type: str,
-    filters: Filters,
+    query: str,
     page: PageQuery,
-    principal: Principal,
     item: Callable[[WorkflowExecution], ItemT],
     order: Callable[[list[ItemT]], list[ItemT]],
-    conditions: Sequence[str] = (),
 ) -> tuple[list[ItemT], str | None]:
-    """One page of every matching item in `order`, across pages: SQL visibility cannot ORDER BY, so the items are
-    read (at most SORT_WINDOW of them), ordered here, and cut into pages whose token is the next page's offset.
-    Items that change between two page requests may move from one page to another, as in any offset paging."""
+    """SQL visibility cannot ORDER BY, so the items are read (at most SORT_WINDOW of them), ordered here, and cut
+    into pages whose token is the next page's offset. Items that change between two page requests may move from one
+    page to another, as in any offset paging."""
     offset = _sorted_offset(page.page_token)
-    visible = scoped(principal, filters)
-    if visible is None:
-        return [], None
-    query = list_query(workflow_type, visible, conditions)
     executions = [execution async for execution in client.list_workflows(query, limit=SORT_WINDOW + 1)]
     if len(executions) > SORT_WINDOW:
         raise ApiError(

@@ -18,7 +18,7 @@ from api.schemas import (
     ReassignBody,
     ResumeBody,
 )
-from api.visibility import list_page, sorted_page
+from api.visibility import list_page
 from api.workflow_commands import Commands, CurrentCommand, UpdateId
 from domain.catalogue import CommercialTerms
 from domain.ids import ONBOARDING_ID_PATTERN
@@ -70,16 +70,10 @@ async def list_onboardings(
         sa.ISV_ID: filters.isv_id,
     }
     conditions = service.prediction_conditions(filters)
-    workflow_type, item = OnboardingWorkflow.__name__, service.list_item
-    if filters.sort == "predicted_go_live":
-        order = service.by_predicted_go_live
-        items, next_page_token = await sorted_page(
-            client, workflow_type, by_attribute, filters, principal, item, order, conditions
-        )
-    else:
-        items, next_page_token = await list_page(
-            client, workflow_type, by_attribute, filters, principal, item, conditions
-        )
+    order = service.by_predicted_go_live if filters.sort == "predicted_go_live" else None
+    items, next_page_token = await list_page(
+        client, OnboardingWorkflow.__name__, by_attribute, filters, principal, service.list_item, conditions, order
+    )
     return OnboardingPage(items=items, next_page_token=next_page_token)
 
 
