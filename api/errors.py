@@ -1,6 +1,7 @@
 """One error shape for every answer that is not a success: {"error": {"code", "message", "details"}}."""
 
 import logging
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from http import HTTPStatus
@@ -115,13 +116,25 @@ def store_unavailable() -> ApiError:
     )
 
 
+# A rule's refusal code (domain/errors.py): snake_case. The SDK rejects an Update it cannot even take up (its
+# argument fails to decode, say) with the Python exception's name as the type instead, e.g. "RuntimeError".
+_RULE_CODE = re.compile(r"[a-z][a-z0-9_]*")
+
+
 def refusal(failed: WorkflowUpdateFailedError) -> ApiError:
-    """A command the workflow refused: the rule's code, message and details become a 409."""
+    """A command the workflow refused: the rule's code, message and details become a 409. One the worker could not
+    take up is no conflict of the caller's: a 502 (nothing was applied; the worker or its deployment is at fault)."""
     cause = failed.cause
-    if isinstance(cause, ApplicationError):
+    if isinstance(cause, ApplicationError) and (cause.type is None or _RULE_CODE.fullmatch(cause.type)):
         details = cause.details[0] if cause.details else None
         return ApiError(HTTPStatus.CONFLICT, cause.type or "command_refused", cause.message, details)
-    return ApiError(HTTPStatus.CONFLICT, "command_failed", str(cause))
+    logger.error("a worker could not take up a command: %s", cause, exc_info=failed)
+    return ApiError(
+        HTTPStatus.BAD_GATEWAY,
+        "worker_error",
+        "the worker could not take up the command, and applied nothing; this is not a fault of the request",
+        {"cause": getattr(cause, "type", None) or type(cause).__name__},
+    )
 
 
 # Statuses a Temporal RPC can end with that say "the service is not there right now".
