@@ -9,10 +9,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from fastapi.responses import FileResponse
 
 # The embedded sandbox is the payment gateway: its token lookup gives a card's brand and last four digits.
-from activities.sandbox_gateway import described
 from api import subscription_service as service
 from api.deps import AppSettings, CurrentPrincipal, Sessions, TemporalClient
 from api.errors import ERROR_RESPONSES, ApiError
+from api.payment_methods import new_payment_method
 from api.subscription_schemas import (
     EXPORT_ID_PATTERN,
     SUBSCRIPTION_ID_PATTERN,
@@ -59,9 +59,10 @@ async def book_subscription(
     sessions: Sessions,
     client: TemporalClient,
 ) -> SubscriptionView:
-    plan = await service.booked_plan(sessions, body)
     if body.payment_method is not None:
-        body = body.model_copy(update={"payment_method": described(body.payment_method)})
+        method = new_payment_method(body.payment_method, "body.payment_method")
+        body = body.model_copy(update={"payment_method": method})
+    plan = await service.booked_plan(sessions, body)
     return await service.book(client, settings.task_queue, body, plan, command)
 
 
@@ -151,7 +152,7 @@ SubscriptionCommands = Annotated[SubscriptionCommandsT, Depends(_commands)]
 async def change_payment_method(
     method: Annotated[PaymentMethod, Body()], commands: SubscriptionCommands
 ) -> SubscriptionView:
-    command = ChangePaymentMethodCommand(actor=commands.actor, payment_method=described(method))
+    command = ChangePaymentMethodCommand(actor=commands.actor, payment_method=new_payment_method(method, "body"))
     return await commands.run(SubscriptionWorkflow.change_payment_method, command)
 
 

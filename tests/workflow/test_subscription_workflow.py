@@ -9,7 +9,7 @@ import pytest
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from domain.payments import TokenizedMethod
+from domain.payments import TokenizedMethod, iban_problem
 from domain.signing import LEGACY_SIGNATURE_HEADER, verify, verify_standard
 from domain.subscription.model import (
     CancelCommand,
@@ -24,6 +24,7 @@ from store import models
 from store.app_secrets import AppSecrets
 from store.db import create_session_factory
 from tests.activities.loopback import LoopbackServer
+from tests.unit.test_payments import with_check_digits
 from tests.workflow.subscription_harness import (
     DECLINED_CARD,
     ISV,
@@ -56,6 +57,21 @@ async def test_a_trial_with_a_payment_method_becomes_a_paid_contract(subs: Subsc
     assert [(i.net_cents, i.vat_cents, i.gross_cents, i.status) for i in invoices] == [(1990, 378, 2368, "paid")]
     ledger = await subs.rows(models.RevenueShare, subscription_id=view.id)
     assert [(row.isv_id, row.net_cents, row.share_cents) for row in ledger] == [(ISV, 1990, 1393)]
+
+
+async def test_a_subscription_holding_an_iban_an_earlier_release_took_still_runs_and_pays(subs: SubscriptionHarness):
+    # Length and check digits hold, but a German account number has digits only: the API refuses such an IBAN now,
+    # and a subscription booked with it before must still decode in the worker and bill.
+    iban = with_check_digits("DE", "37040044053201300A")
+    assert iban_problem(iban) is not None and iban_problem(iban, account_rules=False) is None
+    handle = await subs.book(payment_method=METHODS["direct_debit"] | {"iban": iban})
+
+    await subs.sleep_days(31)
+    view = await subs.view(handle)
+
+    assert view.status == SubscriptionStatus.ACTIVE
+    invoices = await subs.rows(models.InvoiceRow, subscription_id=view.id)
+    assert [i.status for i in invoices] == ["paid"]
 
 
 async def test_a_trial_without_a_payment_method_ends_in_suspend_mode_then_termination(subs: SubscriptionHarness):
