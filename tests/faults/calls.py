@@ -17,7 +17,7 @@ import httpx
 from temporalio.client import Client
 
 from domain.ids import subscription_workflow_id
-from tests.faults.stack import poll
+from tests.faults.processes import poll
 
 API = "/api/v1"
 RETRYABLE = frozenset({HTTPStatus.ACCEPTED, HTTPStatus.SERVICE_UNAVAILABLE})

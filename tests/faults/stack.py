@@ -1,292 +1,47 @@
-"""Real processes for the fault tests, each on free loopback ports with a log of its own:
+"""The stacks the fault tests break, built from real processes (tests/faults/processes.py):
 
-- a Temporal dev server from the venv's `temporal` binary, its state in a file of the test's temp directory, so it can
-  be stopped and started again on the same port with everything it had;
 - a migrated store (a SQLite file in the temp directory, or a PostgreSQL database) with one live app in the catalogue;
 - the worker (`python -m worker`) and the API (`uvicorn api.app:create_app --factory`) as separate processes, or the
   main job (`python -m devstack`) alone.
 
-A process can be killed with SIGKILL, started again and waited for until it serves. Every child runs in a session of
-its own and is killed by the kernel if the test process dies (PR_SET_PDEATHSIG); every context manager here stops
-what it started, also when the test fails, and then prints the tail of every log so the failure can be read.
+Every context manager here stops what it started, also when the test fails, and then prints the tail of every log so
+the failure can be read.
 """
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
-import shutil
 import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
-from temporalio.api.enums.v1 import TaskQueueType
-from temporalio.api.taskqueue.v1 import TaskQueue
-from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
-from devstack import installed_binary
 from settings import Settings
 from store import catalogue, migrate
 from store.db import create_engine, create_session_factory
+from tests.faults.processes import (
+    PYTHON,
+    START_SECONDS,
+    DevServer,
+    Service,
+    descendants,
+    free_port,
+    listening,
+    tail,
+    worker_polls,
+)
 from worker import data_converter
-from workflows import search_attributes
 
-T = TypeVar("T")
-
-REPO = Path(__file__).resolve().parents[2]
-PYTHON = sys.executable
-# The main job's default ports and the shared PostgreSQL cluster: someone else may be using them.
-RESERVED_PORTS = frozenset({5432, 7233, 8000, 8233})
-PR_SET_PDEATHSIG = 1
 PRICES = {1: 1_990, 12: 1_490}  # the published app's plans: term in months -> monthly price in cents
-START_SECONDS = 90.0  # how long a process may take to serve, on two shared cores
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port not in RESERVED_PORTS:
-            return port
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _die_with_parent() -> None:
-    """The kernel kills the child if the test process dies without stopping it."""
-    if sys.platform == "linux":
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def tail(path: Path, lines: int = 60) -> str:
-    if not path.exists():
-        return f"({path} does not exist)"
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _stat(pid: int) -> list[str] | None:
-    """The fields of /proc/<pid>/stat after the command name (state, ppid, ...); None once the process is gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rpartition(")")[2].split()
-
-
-def start_time(pid: int) -> int | None:
-    """When the process started (clock ticks since boot): with the pid, it names one process, never a reused pid."""
-    fields = _stat(pid)
-    return int(fields[19]) if fields is not None else None
-
-
-def descendants(pid: int) -> dict[int, int]:
-    """Every living process below `pid` (children, their children, ...), from /proc: pid -> start time."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        fields = _stat(int(entry.name)) if entry.name.isdigit() else None
-        if fields is not None:
-            children.setdefault(int(fields[1]), []).append(int(entry.name))
-    found: dict[int, int] = {}
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            started = start_time(child)
-            if started is not None:
-                found[child] = started
-                todo.append(child)
-    return found
-
-
-def same_process_alive(pid: int, started: int) -> bool:
-    fields = _stat(pid)
-    return fields is not None and fields[0] != "Z" and int(fields[19]) == started
-
-
-async def poll(
-    read: Callable[[], Awaitable[T]], until: Callable[[T], bool], *, seconds: float, interval: float = 0.5
-) -> tuple[T, bool]:
-    """Reads until `until` holds or `seconds` pass: the last value read, and whether it held."""
-    deadline = time.monotonic() + seconds
-    while True:
-        value = await read()
-        if until(value):
-            return value, True
-        if time.monotonic() > deadline:
-            return value, False
-        await asyncio.sleep(interval)
-
-
-# --- processes ---------------------------------------------------------------------------------
-
-
-@dataclass
-class Service:
-    """One child process, with its log (kept across restarts) and the pids it ran as."""
-
-    name: str
-    command: list[str]
-    env: dict[str, str]
-    log: Path
-    stop_signal: signal.Signals = signal.SIGTERM
-    process: subprocess.Popen[bytes] | None = None
-    pids: list[int] = field(default_factory=list)
-    # Processes it started that may outlive it (the main job's dev server and workers), pid -> start time.
-    offspring: dict[int, int] = field(default_factory=dict)
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None, f"{self.name} was never started"
-        return self.process.pid
-
-    def start(self) -> None:
-        assert not self.alive(), f"{self.name} is running already"
-        with self.log.open("ab") as out:
-            out.write(f"\n===== {self.name} starting at {datetime.now(UTC).isoformat()} =====\n".encode())
-            out.flush()
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=REPO,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=_die_with_parent,
-            )
-        self.pids.append(self.process.pid)
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def remember_offspring(self) -> None:
-        if self.alive():
-            self.offspring.update(descendants(self.pid))
-
-    def kill(self) -> None:
-        """kill -9: no clean-up, no goodbye; the process's session goes with it."""
-        if self.process is None:
-            return
-        self.remember_offspring()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout=10)
-
-    def stop(self, grace: float = 15.0) -> None:
-        """Its graceful signal, SIGKILL after `grace`; then SIGKILL to whatever it left behind."""
-        if self.alive():
-            self.remember_offspring()
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.pid, self.stop_signal)
-            try:
-                assert self.process is not None
-                self.process.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                print(f"{self.name} did not stop within {grace:.0f} s: killing it", flush=True)
-        self.kill()
-        self.reap_offspring()
-
-    def offspring_alive(self) -> bool:
-        return any(same_process_alive(pid, started) for pid, started in self.offspring.items())
-
-    def reap_offspring(self) -> None:
-        for pid, started in self.offspring.items():
-            if same_process_alive(pid, started):
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.kill(pid, signal.SIGKILL)
-        self.offspring.clear()
-
-    def log_text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def died(self) -> AssertionError:
-        code = self.process.returncode if self.process is not None else None
-        return AssertionError(f"{self.name} exited ({code}); last lines of {self.log}:\n{tail(self.log)}")
-
-
-class DevServer:
-    """`temporal server start-dev` on fixed free ports with its state in `directory`: a restart keeps everything."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port = free_port()
-        self.address = f"127.0.0.1:{self.port}"
-        command = [
-            installed_binary("temporal"),
-            "server",
-            "start-dev",
-            "--db-filename",
-            str(directory / "temporal.db"),
-            "--ip",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-            "--ui-port",
-            str(free_port()),
-            "--http-port",
-            str(free_port()),
-            "--metrics-port",
-            str(free_port()),
-            "--log-level",
-            "warn",
-        ]
-        command += search_attributes.dev_server_arguments()
-        self.service = Service("temporal", command, dict(os.environ), directory / "temporal.log")
-
-    def start(self) -> None:
-        self.service.start()
-
-    async def client(self, seconds: float = START_SECONDS) -> Client:
-        """A client with the project's converter, once the server accepts connections."""
-        deadline = time.monotonic() + seconds
-        while True:
-            if not self.service.alive():
-                raise self.service.died()
-            try:
-                return await Client.connect(self.address, data_converter=data_converter(Settings()))
-            except RuntimeError:
-                if time.monotonic() > deadline:
-                    raise
-                await asyncio.sleep(0.3)
-
-    async def wait_down(self, seconds: float = 30.0) -> None:
-        """Until the process has exited and its port is free, so it can start again on the same port."""
-        deadline = time.monotonic() + seconds
-        while self.service.alive() or listening(self.port):
-            assert time.monotonic() < deadline, f"the dev server still runs or listens on {self.port}"
-            await asyncio.sleep(0.2)
-
-
-async def worker_polls(client: Client, task_queue: str, pid: int) -> bool:
-    """Whether the worker process `pid` polls both the workflow and the activity task queue (the SDK's identity of
-    a worker is `{pid}@{host}`)."""
-    for kind in (TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY):
-        answer = await client.workflow_service.describe_task_queue(
-            DescribeTaskQueueRequest(
-                namespace=client.namespace, task_queue=TaskQueue(name=task_queue), task_queue_type=kind
-            )
-        )
-        if not any(poller.identity.startswith(f"{pid}@") for poller in answer.pollers):
-            return False
-    return True
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -594,91 +349,3 @@ async def main_job(directory: Path) -> AsyncIterator[MainJob]:
         job.start()
         await job.wait_ready()
         yield job
-
-
-# --- PostgreSQL: a cluster of the test's own ---------------------------------------------------
-
-
-class PgCluster:
-    """A PostgreSQL cluster made for one test with Debian's postgresql-common tools, on a free port, trusting local
-    connections; dropped afterwards. The shared cluster on 5432 is never touched."""
-
-    def __init__(self, version: str) -> None:
-        self.version = version
-        self.name = f"pf_fault_{uuid.uuid4().hex[:10]}"
-        self.port = free_port()
-
-    @staticmethod
-    def unavailable() -> str | None:
-        """Why a cluster of our own cannot be made here, or None."""
-        tools = ("pg_createcluster", "pg_ctlcluster", "pg_dropcluster")
-        missing = [tool for tool in tools if shutil.which(tool) is None]
-        if missing:
-            return f"postgresql-common is not installed ({', '.join(missing)} missing)"
-        if os.geteuid() != 0:
-            return "making a PostgreSQL cluster needs root (pg_createcluster runs initdb as the postgres user)"
-        if not PgCluster.versions():
-            return "no PostgreSQL server version is installed (/etc/postgresql is empty or missing)"
-        return None
-
-    @staticmethod
-    def versions() -> list[str]:
-        root = Path("/etc/postgresql")
-        found = [entry.name for entry in root.iterdir() if entry.is_dir()] if root.is_dir() else []
-        usable = [v for v in found if Path(f"/usr/lib/postgresql/{v}/bin/postgres").exists()]
-        return sorted(usable, key=lambda v: [int(part) for part in v.split(".") if part.isdigit()])
-
-    def _run(self, *command: str) -> None:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-        assert done.returncode == 0, f"{' '.join(command)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}"
-
-    def create(self) -> None:
-        self._run("pg_createcluster", self.version, self.name, "-p", str(self.port), "--", "--auth=trust")
-
-    def start(self) -> None:
-        self._run("pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, "start")
-
-    def stop(self) -> None:
-        self._run("pg_ctlcluster", "--skip-systemctl-redirect", self.version, self.name, "stop", "-m", "fast")
-
-    def drop(self) -> None:
-        subprocess.run(
-            ["pg_dropcluster", "--stop", self.version, self.name], capture_output=True, timeout=120, check=False
-        )
-
-    def url(self, database: str) -> str:
-        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
-
-    @property
-    def log(self) -> Path:
-        return Path(f"/var/log/postgresql/postgresql-{self.version}-{self.name}.log")
-
-    async def create_database(self, name: str) -> str:
-        engine = create_engine(self.url("postgres"))
-        try:
-            async with engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.execute(text(f"CREATE DATABASE {name}"))
-        finally:
-            await engine.dispose()
-        return make_url(self.url(name)).render_as_string(hide_password=False)
-
-
-@contextlib.contextmanager
-def pg_cluster() -> Iterator[PgCluster]:
-    reason = PgCluster.unavailable()
-    if reason is not None:
-        pytest.skip(f"no PostgreSQL cluster of our own can be made: {reason}")
-    cluster = PgCluster(PgCluster.versions()[-1])
-    try:
-        try:
-            cluster.create()
-            cluster.start()
-        except AssertionError as error:  # the machine will not let us (permissions, disk, a broken install)
-            pytest.skip(f"no PostgreSQL cluster of our own can be made: {error}")
-        yield cluster
-    except BaseException:
-        print(f"\n----- PostgreSQL {cluster.name}: {cluster.log} -----\n{tail(cluster.log)}", flush=True)
-        raise
-    finally:
-        cluster.drop()

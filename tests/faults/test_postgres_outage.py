@@ -21,7 +21,9 @@ from tests.faults.calls import (
     one_accepted_booking_entry,
     recording,
 )
-from tests.faults.stack import pg_cluster, poll, rows, split_stack
+from tests.faults.postgres import pg_cluster
+from tests.faults.processes import poll
+from tests.faults.stack import rows, split_stack
 
 pytestmark = pytest.mark.faults
 

@@ -23,7 +23,8 @@ from tests.faults.calls import (
     recording,
     unfinished,
 )
-from tests.faults.stack import poll, rows, split_stack
+from tests.faults.processes import poll
+from tests.faults.stack import rows, split_stack
 
 pytestmark = pytest.mark.faults
 
