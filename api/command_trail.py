@@ -9,7 +9,7 @@ import hashlib
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
@@ -17,9 +17,10 @@ from typing import Any
 
 from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import policy
+from api.asgi_messages import BodyTooLarge, Captured, header, read_body, replaying
 from api.audit_changes import Exchange, changes_of, named_ids
 from api.deps import principal_for
 from api.errors import PENDING_STATE, ApiError, PendingAnswer, invalid_request, render, store_unavailable
@@ -40,94 +41,9 @@ _MAX_IDEMPOTENCY_KEY = 200  # as the Idempotency-Key header's documented limit
 ANONYMOUS = "anonymous"
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 def scope_state(scope: Scope) -> dict[str, Any]:
     state: dict[str, Any] = scope.setdefault("state", {})
     return state
-
-
-def _header(scope: Scope, name: str) -> str | None:
-    wanted = name.encode()
-    for key, value in scope["headers"]:
-        if key.lower() == wanted:
-            return str(value.decode("latin-1"))
-    return None
-
-
-async def _read_body(scope: Scope, receive: Receive, limit: int) -> bytes:
-    declared = _header(scope, "content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise _BodyTooLarge
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """A `receive` that hands the buffered body to the app, then passes on whatever the client sends next."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-@dataclass
-class _Captured:
-    """A response held back until the audit log has its entry."""
-
-    status: int = HTTPStatus.INTERNAL_SERVER_ERROR
-    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
-    body: bytearray = field(default_factory=bytearray)
-    replayed: bool = False  # the stored first answer to this Idempotency-Key, not a new one
-
-    async def collect(self, message: Message) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = list(message.get("headers", []))
-        elif message["type"] == "http.response.body":
-            self.body += message.get("body", b"")
-
-    @property
-    def content_type(self) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == b"content-type":
-                return value.decode("latin-1")
-        return None
-
-    def error_code(self) -> str | None:
-        if self.status < HTTPStatus.BAD_REQUEST:
-            return None
-        try:
-            code = json.loads(self.body)["error"]["code"]
-        except (ValueError, KeyError, TypeError):
-            return None
-        return str(code)
-
-    async def send_to(self, send: Send, extra_headers: Sequence[tuple[bytes, bytes]] = ()) -> None:
-        headers = [(k, v) for k, v in self.headers if k.lower() != b"content-length"]
-        headers += [(b"content-length", str(len(self.body)).encode()), *extra_headers]
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": bytes(self.body)})
 
 
 def _fingerprint(method: str, path: str, body: bytes) -> str:
@@ -192,7 +108,7 @@ class _Command:
             owner=owner,
         )
 
-    def entry(self, response: _Captured, outcome: Outcome) -> AuditDraft:
+    def entry(self, response: Captured, outcome: Outcome) -> AuditDraft:
         action = self.route.policy.audit_as
         assert action is not None
         replayed = outcome == Outcome.REPLAYED
@@ -221,7 +137,7 @@ class _Command:
         )
 
 
-def replay_of(response: _Captured) -> Callable[[CommandIntent], AuditDraft]:
+def replay_of(response: Captured) -> Callable[[CommandIntent], AuditDraft]:
     """The entry of an earlier attempt of a command whose answer is `response`: it reads as a replay of it."""
 
     def entry(intent: CommandIntent) -> AuditDraft:
@@ -270,8 +186,8 @@ class CommandTrail:
         route = policy.match(scope["method"], scope["path"])
         limit = route.policy.body_limit if route and route.policy.body_limit else self.settings.max_body_bytes
         try:
-            body = await _read_body(scope, receive, limit)
-        except _BodyTooLarge:
+            body = await read_body(scope, receive, limit)
+        except BodyTooLarge:
             error = ApiError(
                 HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body_too_large", f"request bodies are limited to {limit} bytes"
             )
@@ -281,7 +197,7 @@ class CommandTrail:
             if nesting_too_deep(body):
                 await render(too_deep())(scope, receive, send)
                 return
-            await self.app(scope, _replaying(body, receive), send)
+            await self.app(scope, replaying(body, receive), send)
             return
         principal = self._principal(scope)
         command = _Command(
@@ -290,7 +206,7 @@ class CommandTrail:
             subject=principal.subject if principal else route.policy.open_caller or ANONYMOUS,
             body=body,
             request_id=request_id,
-            key=_header(scope, "idempotency-key"),
+            key=header(scope, "idempotency-key"),
         )
         # In the set before its intent is written, so recovery never takes a command that is being answered.
         self.in_flight.requests.add(request_id)
@@ -301,8 +217,8 @@ class CommandTrail:
         extra = [(REPLAYED_HEADER.encode(), b"true")] if response.replayed else []
         await response.send_to(send, extra)
 
-    async def _command(self, scope: Scope, receive: Receive, command: _Command) -> _Captured:
-        response = _Captured()
+    async def _command(self, scope: Scope, receive: Receive, command: _Command) -> Captured:
+        response = Captured()
         refusal = self._refusal_before_running(command)
         if refusal is not None:
             await render(refusal)(scope, receive, response.collect)
@@ -350,9 +266,9 @@ class CommandTrail:
             intents.record(session, command.intent(self.in_flight.owner))
             return claim
 
-    async def _run(self, scope: Scope, receive: Receive, body: bytes, response: _Captured) -> None:
+    async def _run(self, scope: Scope, receive: Receive, body: bytes, response: Captured) -> None:
         try:
-            await self.app(scope, _replaying(body, receive), response.collect)
+            await self.app(scope, replaying(body, receive), response.collect)
         except Exception as error:
             # A bug, not an answer: still one error shape, and the intent goes to recovery to find what happened.
             logger.exception("command %s %s failed", scope["method"], scope["path"])
@@ -366,13 +282,13 @@ class CommandTrail:
 
     def _principal(self, scope: Scope) -> Principal | None:
         # Parsed as FastAPI's bearer scheme parses it, so the log names the caller the handler authenticated.
-        scheme, key = get_authorization_scheme_param(_header(scope, "authorization"))
+        scheme, key = get_authorization_scheme_param(header(scope, "authorization"))
         if scheme.lower() != "bearer" or not key:
             return None
         return principal_for(key, self.settings)
 
     @staticmethod
-    def _answer_claim(claim: Claim, response: _Captured) -> None:
+    def _answer_claim(claim: Claim, response: Captured) -> None:
         """Answers without running the command: the stored first answer, or the refusal of a reused key."""
         if claim.state == ClaimState.ANSWERED:
             assert claim.status_code is not None
@@ -391,7 +307,7 @@ class CommandTrail:
         response.status, response.headers = error.status, list(rendered.raw_headers)
         response.body = bytearray(rendered.body)
 
-    async def _settle(self, scope: Scope, command: _Command, response: _Captured) -> None:
+    async def _settle(self, scope: Scope, command: _Command, response: Captured) -> None:
         """Replaces the intent by the command's entry and keeps the answer for replays, in one transaction.
 
         A 5xx or a 202 "pending" is not an outcome: the command may take effect after all (a start or Update can
@@ -426,7 +342,7 @@ class CommandTrail:
             # entry from Temporal once the store is back.
             logger.exception("could not record the outcome of request %s; recovery will", command.request_id)
 
-    async def _record(self, command: _Command, response: _Captured, outcome: Outcome) -> None:
+    async def _record(self, command: _Command, response: Captured, outcome: Outcome) -> None:
         """The entry of a request that ran no command (refused before running, or replayed)."""
         try:
             await audit.enqueue(self.sessions, command.entry(response, outcome))
