@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from devstack import installed_binary, time_skipping_server
 from settings import Settings
-from store import migrate
 from store.db import create_engine
+from tests.migrated import migrated_sqlite
 from worker import data_converter
 from workflows import search_attributes
 
@@ -62,11 +62,7 @@ async def dev_server_env() -> AsyncIterator[WorkflowEnvironment]:
 @pytest_asyncio.fixture
 async def sqlite_url(tmp_path: Path) -> AsyncIterator[str]:
     """A fresh SQLite database migrated to head."""
-    url = f"sqlite+aiosqlite:///{tmp_path / 'partnerflow.db'}"
-    engine = create_engine(url)
-    await migrate.upgrade(engine)
-    await engine.dispose()
-    yield url
+    yield await migrated_sqlite(tmp_path / "partnerflow.db")
 
 
 @pytest_asyncio.fixture

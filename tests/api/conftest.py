@@ -27,10 +27,11 @@ from devstack import time_skipping_server
 from domain.ids import onboarding_id, onboarding_workflow_id, partner_workflow_id, subscription_workflow_id
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
 from settings import Settings
-from store import catalogue, migrate, models
+from store import catalogue, models
 from store.db import create_engine, create_session_factory
 from telemetry import traced
 from tests.conftest import test_settings
+from tests.migrated import migrated_sqlite
 from worker import create_worker
 
 # ISV ids carry a run-unique suffix: the dev server's visibility is shared by every test of the session.
@@ -213,11 +214,7 @@ async def serving(
 
 
 async def migrated_database(directory: Path) -> str:
-    url = f"sqlite+aiosqlite:///{directory / 'partnerflow.db'}"
-    engine = create_engine(url)
-    await migrate.upgrade(engine)
-    await engine.dispose()
-    return url
+    return await migrated_sqlite(directory / "partnerflow.db")
 
 
 @pytest_asyncio.fixture(scope="module")

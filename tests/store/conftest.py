@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from store import migrate
 from store.db import create_engine
+from tests.migrated import migrated_sqlite
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -71,9 +72,14 @@ async def fresh_database(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEng
 
 
 @pytest_asyncio.fixture
-async def migrated_database(fresh_database: AsyncEngine) -> AsyncEngine:
-    """An empty database brought to head by the migrations, as the main job and the compose `migrate` service do."""
-    await migrate.upgrade(fresh_database)
+async def migrated_database(backend: str, tmp_path: Path, fresh_database: AsyncEngine) -> AsyncEngine:
+    """An empty database brought to head by the migrations, as the main job and the compose `migrate` service do
+    (on SQLite a copy of one migrated once per session: tests/migrated.py)."""
+    if backend == "sqlite":
+        await fresh_database.dispose()  # nothing connected yet; the file is replaced before anything does
+        await migrated_sqlite(tmp_path / "store.db")
+    else:
+        await migrate.upgrade(fresh_database)
     return fresh_database
 
 
