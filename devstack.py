@@ -307,10 +307,18 @@ def _worker_metrics_urls(settings: Settings) -> str:
     return f"   (workers: http://{addresses[0]}/metrics{last})"
 
 
+def use_demo_keys_unless_configured() -> bool:
+    """Sets the demo keys when API_KEYS is set neither in the environment nor in .env (keys configured in .env must
+    not be overridden by them); True when it did."""
+    if "api_keys" in Settings().model_fields_set:
+        return False
+    os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
+    print(f"API_KEYS is not set: using the demo keys {', '.join(DEMO_API_KEYS)}")
+    return True
+
+
 def main() -> None:
-    if "API_KEYS" not in os.environ:
-        os.environ["API_KEYS"] = json.dumps(DEMO_API_KEYS)
-        print(f"API_KEYS is not set: using the demo keys {', '.join(DEMO_API_KEYS)}")
+    use_demo_keys_unless_configured()
     # The terminal shows the URLs and what goes wrong (here and in the worker processes); LOG_LEVEL=INFO shows more.
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     get_settings.cache_clear()
