@@ -181,7 +181,18 @@ async def subscriptions(env: WorkflowEnvironment, database_url: str, workdir: Pa
         await subs.sleep_days(360)
         view = await subs.view(changing)
         expect((view.term_number, view.term_months) == (2, 1), "plan changes: the downgrade did not take effect")
-        return recorded | await chain(subs.client, changing.id, "subscription_plan_changes", 2)
+        recorded |= await chain(subs.client, changing.id, "subscription_plan_changes", 2)
+
+        # A dearer monthly price (an upgrade at the same term), then a cancellation: the contract ends with the
+        # proration still pending.
+        ending = await subs.book(term_months=1, payment_method=METHODS["credit_card"])
+        await subs.sleep_days(31 + 10)
+        view = await ending.execute_update(SubscriptionWorkflow.change_plan, plan_of(1, 2_590))
+        expect(view.pending_proration_cents > 0, "proration at contract end: nothing pending")
+        await ending.execute_update(SubscriptionWorkflow.cancel, CancelCommand(actor=OPERATOR, reason="closing"))
+        await subs.sleep_days(25)
+        expect((await subs.view(ending)).status == SubscriptionStatus.SUSPENDED, "proration at contract end: running")
+        return recorded | {"subscription_proration_at_contract_end": await ending.fetch_history()}
 
 
 def plan_of(term_months: int, monthly_price_cents: int) -> ChangePlanCommand:
