@@ -71,6 +71,8 @@ TRIAL_ENDING_NOTICE = "trial-ending-notice"
 # A plan change that applies (in the trial, an upgrade, a downgrade at its term) is told to the ISV (`plan_changed`),
 # recorded in the same activity as the snapshot, instead of the snapshot alone.
 PLAN_CHANGE_EVENT = "plan-change-connector-event"
+# A plan change's proration still pending when the contract ends is billed on an invoice of its own (it was lost).
+FINAL_PRORATION = "final-proration-invoice"
 
 CommandT = TypeVar("CommandT", bound=BaseModel)
 ResultT = TypeVar("ResultT")
@@ -176,6 +178,8 @@ class SubscriptionProcess:
                 case rules.Step.END_CONTRACT:
                     ended = self._state.cancel_at or now
                     rules.transition(self._state, rules.Event.CONTRACT_ENDED, "system", ended, "cancelled at term end")
+                    if self._state.pending_proration_cents and workflow.patched(FINAL_PRORATION):
+                        await self._settle_pending_proration(ended)
                     await self._suspended()
                 case rules.Step.DUNNING_RETRY:
                     await self._retry_unpaid()
@@ -207,6 +211,11 @@ class SubscriptionProcess:
         await self._connector(ConnectorAction.TRIAL_WILL_END, payload, snapshot=self._snapshot(), notice=notice)
 
     # --- billing and payments -----------------------------------------------------------------
+
+    async def _settle_pending_proration(self, ended: datetime) -> None:
+        final = rules.settle_pending_proration(self._state, ended)
+        if final is not None:
+            await self._bill(final)
 
     async def _bill(self, invoice: Invoice) -> None:
         if workflow.patched(SETTLE_IN_ONE_ACTIVITY):

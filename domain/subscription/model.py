@@ -91,6 +91,7 @@ class BookedPlan(BaseModel):
 class InvoiceKind(StrEnum):
     PERIOD = "period"
     EXPORT_FEE = "export_fee"
+    PRORATION = "proration"  # a plan change's proration the contract ended before a period invoice could carry
 
 
 class InvoiceStatus(StrEnum):

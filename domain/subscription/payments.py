@@ -151,5 +151,6 @@ def revenue_share_of(state: SubscriptionState, invoice: Invoice) -> int:
 
 
 def books_revenue(invoice: Invoice) -> bool:
-    """The ISV earns its share on the app's own invoices, not on the marketplace's export fee."""
-    return invoice.kind == InvoiceKind.PERIOD
+    """The ISV earns its share on the app's own invoices (a period's, a proration's), not on the marketplace's export
+    fee."""
+    return invoice.kind in (InvoiceKind.PERIOD, InvoiceKind.PRORATION)

@@ -242,6 +242,19 @@ def issue_period_invoice(
     return _issue(state, InvoiceKind.PERIOD, price + proration, now, start, end, config, proration)
 
 
+def settle_pending_proration(
+    state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS
+) -> Invoice | None:
+    """When the contract ends no period invoice follows to carry a plan change's proration: a charge gets an invoice
+    of its own; a credit left over (there are no refunds) is said in the history."""
+    pending, state.pending_proration_cents = state.pending_proration_cents, 0
+    if pending > 0:
+        return _issue(state, InvoiceKind.PRORATION, pending, now, None, None, config, pending)
+    if pending < 0:
+        note(state, "system", "proration_credit_unused", now, f"{-pending} cents net: the contract ended first")
+    return None
+
+
 def issue_export_fee_invoice(
     state: SubscriptionState, now: datetime, config: SubscriptionConfig = SUBSCRIPTIONS
 ) -> Invoice:

@@ -4,7 +4,7 @@ notice some days before the trial ends: the rules, with no I/O."""
 import pytest
 
 from domain.errors import CommandRefused
-from domain.subscription import plans, records, rules
+from domain.subscription import payments, plans, records, rules
 from domain.subscription.model import (
     CancelCommand,
     ChangePlanCommand,
@@ -230,3 +230,39 @@ def test_the_isv_hears_the_plan_that_applies_and_nothing_personal():
         "effective_at": at.isoformat(),
     }
     assert state.customer.name not in str(payload)
+
+
+# --- a proration the contract ended before a period invoice carried it -------------------------
+
+
+def test_a_pending_charge_gets_an_invoice_of_its_own_when_the_contract_ends():
+    state = booked()
+    state.pending_proration_cents = 317
+    ended = utc(2025, 4, 1)
+
+    invoice = rules.settle_pending_proration(state, ended)
+
+    assert invoice is not None
+    assert (invoice.kind, invoice.amounts.net_cents, invoice.proration_cents) == ("proration", 317, 317)
+    assert (invoice.issued_at, invoice.period_start) == (ended, None)
+    assert state.pending_proration_cents == 0 and invoice in state.unpaid
+    assert payments.books_revenue(invoice), "a proration is the app's revenue: the ISV earns its share"
+
+
+def test_a_pending_credit_is_said_in_the_history_and_nothing_is_invoiced():
+    state = booked()
+    state.pending_proration_cents = -120
+
+    assert rules.settle_pending_proration(state, utc(2025, 4, 1)) is None
+    assert state.pending_proration_cents == 0 and state.unpaid == []
+    assert (state.history[-1].action, state.history[-1].detail) == (
+        "proration_credit_unused",
+        "120 cents net: the contract ended first",
+    )
+
+
+def test_nothing_pending_settles_nothing():
+    state = booked()
+    history = list(state.history)
+    assert rules.settle_pending_proration(state, utc(2025, 4, 1)) is None
+    assert state.history == history and state.unpaid == []

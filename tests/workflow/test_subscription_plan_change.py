@@ -201,6 +201,30 @@ async def test_an_upgrade_applies_at_once_and_the_next_invoice_carries_its_prora
     assert (view.status, view.term_number) == (SubscriptionStatus.ACTIVE, 1), "no renewal after the old 1-month term"
 
 
+async def test_a_proration_the_contract_ended_before_billing_is_invoiced_when_it_ends(subs: SubscriptionHarness):
+    handle = await subs.book(term_months=1, payment_method=METHODS["credit_card"])
+    await subs.sleep_days(31 + 10)
+    # The catalogue repriced the monthly plan: the dearer price is an upgrade at the same term, prorated ...
+    upgraded = await handle.execute_update(SubscriptionWorkflow.change_plan, plan(1, PRICE_CENTS + 600))
+    proration = upgraded.pending_proration_cents
+    assert proration > 0
+    # ... and the contract ends with this term, before a period invoice could carry the proration.
+    cancelled = await handle.execute_update(SubscriptionWorkflow.cancel, CancelCommand(actor=OPERATOR))
+    assert cancelled.cancel_at == cancelled.current_term_end
+
+    await subs.sleep_days(25)
+    view = await subs.view(handle)
+
+    assert view.status == SubscriptionStatus.SUSPENDED and view.pending_proration_cents == 0
+    invoices = await subs.rows(models.InvoiceRow, models.InvoiceRow.number, subscription_id=view.id)
+    assert [(i.kind, i.net_cents, i.proration_cents, i.status) for i in invoices] == [
+        ("period", PRICE_CENTS, 0, "paid"),
+        ("proration", proration, proration, "paid"),
+    ]
+    shares = await subs.rows(models.RevenueShare, subscription_id=view.id)
+    assert sorted(row.net_cents for row in shares) == sorted([PRICE_CENTS, proration])
+
+
 async def test_a_downgrade_takes_effect_at_the_term_end(subs: SubscriptionHarness):
     handle = await subs.book(term_months=12, payment_method=METHODS["credit_card"])
     await subs.sleep_days(31 + 200)
