@@ -262,12 +262,19 @@ async def booked_once_in_temporal(client: Client, app_id: str, booked: set[str])
         await client.get_workflow_handle(workflow).describe()
 
 
+def _died_before_it_took_effect(entry: dict[str, Any]) -> bool:
+    """An entry recovery wrote for a request whose process died before the command reached Temporal."""
+    return entry["outcome"] == "failed" and str(entry["detail"] or "").startswith("not_applied")
+
+
 async def one_accepted_booking_entry(
     calls: Calls, auditor: str, booked: set[str], *, repeats: frozenset[str] = frozenset({"replayed"})
 ) -> None:
     """Every booked subscription has exactly one accepted `subscription.book` entry; every other entry of a booking
     request under the same Idempotency-Key reads `replayed` (or, where `repeats` allows it, `failed`: an attempt that
-    was answered 503 and did not take effect, before a retry did)."""
+    was answered 503 and did not take effect, before a retry did), or is a request that died before its command took
+    effect, which recovery recorded as `not_applied` before the client's retry came (after a restart, recovery and
+    the retries race: a retry that comes first settles the dead request as `replayed` instead)."""
     entries = await audit_log(calls, auditor, action="subscription.book")
     by_target: dict[str, list[dict[str, Any]]] = {}
     for entry in entries:
@@ -281,7 +288,10 @@ async def one_accepted_booking_entry(
         others = [
             entry
             for entry in found
-            if entry["outcome"] != "accepted" and entry["idempotency_key"] in keys and entry["outcome"] not in repeats
+            if entry["outcome"] != "accepted"
+            and entry["idempotency_key"] in keys
+            and entry["outcome"] not in repeats
+            and not _died_before_it_took_effect(entry)
         ]
         if len(accepted) != 1 or others:
             summary = [(e["outcome"], e["status_code"], e["detail"], e["idempotency_key"]) for e in found]
