@@ -3,7 +3,6 @@ once, and what Temporal could not take at once is delivered later by the API's r
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -21,6 +20,7 @@ from store import models
 from store.db import create_engine, create_session_factory
 from tests.api.conftest import Subscriptions, api_settings, assert_error, eventually
 from tests.api.test_payment_webhook import event, post, stored_count, stored_event
+from tests.ports import free_port
 
 QUICK = DeliveryPolicy(
     timeout_seconds=2.0, backoff=Backoff(first=timedelta(milliseconds=50), cap=timedelta(milliseconds=200))
@@ -94,12 +94,6 @@ async def test_forty_distinct_events_at_once_are_all_accepted_stored_and_deliver
     )
     assert states == dict.fromkeys(event_ids, "delivered")
     assert await payment_signals(subs.api.env, view["id"]) == 40
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextlib.asynccontextmanager

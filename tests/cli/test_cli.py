@@ -17,7 +17,7 @@ from store import models
 from store.db import create_engine, create_session_factory
 from tests.api.conftest import ISV_A, new_partner_id, publish_app
 from tests.cli.conftest import Stack
-from tests.http_server import free_port
+from tests.ports import free_port
 
 FEASIBILITY = ["technical_assessment_passed", "eu_hosting_confirmed", "data_export_confirmed"]
 

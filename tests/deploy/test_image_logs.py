@@ -4,13 +4,14 @@ UVICORN_LOG_CONFIG, writes JSON lines through logs.py, its access log with the r
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
+
+from tests.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,13 +20,6 @@ def image_env() -> dict[str, str]:
     """The Dockerfile's ENV lines."""
     lines = re.findall(r"^ENV (\S+)=(\S+)", (ROOT / "Dockerfile").read_text(), re.MULTILINE)
     return dict(lines)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def test_the_image_s_api_logs_json_lines_with_the_request_id_on_its_access_log(tmp_path: Path) -> None:

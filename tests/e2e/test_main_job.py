@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from domain.onboarding.config import ONBOARDING, CriterionSource, StageId
+from tests.ports import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -38,12 +39,6 @@ def bindable(port: int) -> bool:
         except OSError:
             return False
         return True
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 WORKER_PROCESSES = 2

@@ -13,7 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from store.db import create_engine
-from tests.faults.processes import free_port, tail
+from tests.faults.processes import tail
+from tests.ports import free_port
 
 # --- PostgreSQL: a cluster of the test's own ---------------------------------------------------
 

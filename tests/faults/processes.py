@@ -28,6 +28,7 @@ from temporalio.client import Client
 
 from devstack import installed_binary
 from settings import Settings
+from tests.ports import free_port
 from worker import data_converter
 from workflows import search_attributes
 
@@ -35,19 +36,8 @@ T = TypeVar("T")
 
 REPO = Path(__file__).resolve().parents[2]
 PYTHON = sys.executable
-# The main job's default ports and the shared PostgreSQL cluster: someone else may be using them.
-RESERVED_PORTS = frozenset({5432, 7233, 8000, 8233})
 PR_SET_PDEATHSIG = 1
 START_SECONDS = 90.0  # how long a process may take to serve, on two shared cores
-
-
-def free_port() -> int:
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        if port not in RESERVED_PORTS:
-            return port
 
 
 def listening(port: int) -> bool:

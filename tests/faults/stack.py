@@ -34,11 +34,11 @@ from tests.faults.processes import (
     DevServer,
     Service,
     descendants,
-    free_port,
     listening,
     tail,
     worker_polls,
 )
+from tests.ports import free_port
 from worker import data_converter
 
 PRICES = {1: 1_990, 12: 1_490}  # the published app's plans: term in months -> monthly price in cents

@@ -2,7 +2,6 @@
 `python -m demo`'s one-line failure when the API is not there."""
 
 import re
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -19,6 +18,7 @@ from domain.partners.config import Tier
 from domain.partners.model import ContractEvent, Enrolment
 from domain.payments import iban_is_valid
 from domain.subscription.model import BookingRequest, SubscriptionStatus
+from tests.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,12 +72,6 @@ def test_the_default_marketplace_covers_every_category_stage_status_and_tier() -
     assert len(plan.partners) == 12
     assert {partner.tier for partner in plan.partners} == set(Tier)
     assert any("legacy_level" in partner.enrolment for partner in plan.partners)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_an_unreachable_api_ends_the_command_with_one_line() -> None:
